@@ -1,0 +1,125 @@
+using DJJobNet.Internal;
+using MySqlConnector;
+
+namespace DJJobNet;
+
+/// <summary>
+/// PHP DJJob's static API: configure the database once, then enqueue jobs and read a queue's status from anywhere.
+/// </summary>
+/// <example>
+/// <code>
+/// DJJob.Configure(new DJJobOptions { Driver = "mysql", Host = "127.0.0.1", DbName = "djjob", User = "root", Password = "" });
+/// DJJob.Install();
+/// long id = DJJob.Enqueue(new SendWelcomeEmail { UserId = 42 });
+/// </code>
+/// </example>
+public static class DJJob
+{
+    private static DJContext? _context;
+
+    internal static DJContext Context =>
+        Volatile.Read(ref _context) ?? throw new DJException("DJJob is not configured: call DJJob.Configure(...) first.");
+
+    /// <summary>Configures the database from options, as PHP's <c>DJJob::configure(array $options)</c>.</summary>
+    /// <exception cref="DJException">A required option is missing or a value is invalid; the message names it.</exception>
+    public static void Configure(DJJobOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrEmpty(options.Driver)) throw new DJException("Please provide the database driver used in configure options array.");
+        JobStore store = options.Driver.ToLowerInvariant() switch
+        {
+            "mysql" => MySqlStore(options),
+            "sqlite" => new SqliteJobStore(options.DbName ?? "", options.JobsTable, options.Retries),
+            _ => throw new DJException($"Unsupported database driver '{options.Driver}': use \"mysql\" or \"sqlite\"."),
+        };
+        Use(store);
+    }
+
+    /// <summary>
+    /// Configures the database from a connection string, as PHP's <c>DJJob::configure($dsn, $options, $jobsTable)</c>:
+    /// <c>"sqlite:path/to/jobs.db"</c>, or a MySqlConnector connection string (optionally after <c>"mysql:"</c>)
+    /// that names the user (<c>User ID=...</c>).
+    /// </summary>
+    /// <exception cref="DJException">The string is invalid, names no user, or <paramref name="jobsTable"/> is not a plain identifier.</exception>
+    public static void Configure(string connectionString, string jobsTable = "jobs")
+    {
+        ArgumentNullException.ThrowIfNull(connectionString);
+        const string sqlite = "sqlite:", mysql = "mysql:";
+        if (connectionString.StartsWith(sqlite, StringComparison.OrdinalIgnoreCase))
+        {
+            Use(new SqliteJobStore(connectionString[sqlite.Length..], jobsTable, 3));
+            return;
+        }
+        if (connectionString.StartsWith(mysql, StringComparison.OrdinalIgnoreCase)) connectionString = connectionString[mysql.Length..];
+        MySqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new MySqlConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException e)
+        {
+            throw new DJException($"Invalid MySQL connection string: {e.Message}", e);
+        }
+        if (string.IsNullOrEmpty(builder.UserID)) throw new DJException("Please provide the database user in the connection string (User ID=...).");
+        Use(new MySqlJobStore(new MySqlDataSource(builder.ConnectionString), jobsTable, 3));
+    }
+
+    /// <summary>Uses the application's own MySQL data source, as PHP's <c>DJJob::setConnection($pdo)</c>.</summary>
+    public static void SetConnection(MySqlDataSource dataSource, string jobsTable = "jobs")
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        Use(new MySqlJobStore(dataSource, jobsTable, 3));
+    }
+
+    /// <summary>Sets the least level that is printed, as PHP's <c>DJJob::setLogLevel()</c>.</summary>
+    /// <value>The default is <see cref="DJLogLevel.Debug"/> (everything).</value>
+    public static void SetLogLevel(DJLogLevel level) => DJLogger.Default.Level = level;
+
+    /// <summary>Creates the jobs table and its index when they are missing; safe to call on every start.</summary>
+    public static void Install() => Context.Store.Install();
+
+    /// <summary>Stores a job to run in <paramref name="queue"/>, at <paramref name="runAt"/> or as soon as possible; returns its id.</summary>
+    /// <param name="job">The job; its public state is stored as JSON.</param>
+    /// <param name="queue">The queue a worker must serve to run it.</param>
+    /// <param name="runAt">The earliest instant to run it. A <see cref="DateTime"/> converts as .NET does: UTC stays UTC,
+    /// Local and Unspecified are local time.</param>
+    /// <exception cref="DJException">The job cannot be stored; nothing was inserted.</exception>
+    public static long Enqueue(IJob job, string queue = "default", DateTimeOffset? runAt = null) =>
+        Context.Enqueue(job, queue, runAt);
+
+    /// <summary>Stores many jobs at once with multi-row INSERTs in one transaction (all or none); returns how many.</summary>
+    /// <exception cref="DJException">The jobs cannot be stored; nothing was inserted.</exception>
+    public static int BulkEnqueue(IEnumerable<IJob> jobs, string queue = "default", DateTimeOffset? runAt = null) =>
+        Context.BulkEnqueue(jobs, queue, runAt);
+
+    /// <summary>Counts the jobs of <paramref name="queue"/>: outstanding, locked, failed and total.</summary>
+    public static JobStatus Status(string queue = "default") => Context.Store.Status(Sql.ValidQueue(queue));
+
+    private static MySqlJobStore MySqlStore(DJJobOptions options)
+    {
+        if (options.User is null) throw new DJException("Please provide the database user in configure options array.");
+        if (options.Password is null) throw new DJException("Please provide the database password in configure options array.");
+        var builder = new MySqlConnectionStringBuilder
+        {
+            Server = options.Host,
+            Port = (uint)options.Port,
+            UserID = options.User,
+            Password = options.Password,
+        };
+        if (options.DbName is not null) builder.Database = options.DbName;
+        foreach (var (key, value) in options.Extra)
+        {
+            try
+            {
+                builder[key] = value;
+            }
+            catch (ArgumentException e)
+            {
+                throw new DJException($"Invalid connection option '{key}': {e.Message}", e);
+            }
+        }
+        return new MySqlJobStore(new MySqlDataSource(builder.ConnectionString), options.JobsTable, options.Retries);
+    }
+
+    private static void Use(JobStore store) => Volatile.Write(ref _context, new DJContext(store, DJLogger.Default));
+}

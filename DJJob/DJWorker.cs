@@ -1,0 +1,235 @@
+using System.Runtime.InteropServices;
+using DJJobNet.Internal;
+
+namespace DJJobNet;
+
+/// <summary>
+/// Takes jobs from one queue and runs them one at a time, as PHP's <c>DJWorker</c>: a success deletes the row, a failure
+/// is retried with backoff until <see cref="DJWorkerOptions.MaxAttempts"/>, then kept as failed with its error.
+/// </summary>
+/// <example><code>new DJWorker(new DJWorkerOptions { Queue = "default", Count = 0, Sleep = TimeSpan.FromSeconds(5) }).Start();</code></example>
+public sealed class DJWorker
+{
+    private static int _instances;
+
+    private readonly DJWorkerOptions _options;
+    private readonly DJContext _context;
+    private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>Creates a worker on the database given to <see cref="DJJob.Configure(DJJobOptions)"/>.</summary>
+    /// <exception cref="DJException">DJJob is not configured.</exception>
+    public DJWorker(DJWorkerOptions? options = null) : this(options ?? new DJWorkerOptions(), DJJob.Context) { }
+
+    internal DJWorker(DJWorkerOptions options, DJContext context, string? name = null)
+    {
+        _options = options;
+        _context = context;
+        // PHP's name. A second worker in the same process gets a suffix: a worker may take back a job locked under its
+        // own name, so two workers must never share one.
+        var n = Interlocked.Increment(ref _instances);
+        Name = name ?? $"host::{Environment.MachineName} pid::{Environment.ProcessId}" + (n == 1 ? "" : $" worker::{n}");
+    }
+
+    /// <summary>The name written to <c>locked_by</c>: <c>host::&lt;hostname&gt; pid::&lt;pid&gt;</c>.</summary>
+    public string Name { get; }
+
+    private JobStore Store => _context.Store;
+    private TimeProvider Time => _options.TimeProvider;
+
+    /// <summary>
+    /// Runs the polling loop until <see cref="DJWorkerOptions.Count"/> iterations are done, <see cref="Stop"/> is called, a
+    /// signal arrives or the database fails; then releases every lock held under <see cref="Name"/> and returns.
+    /// </summary>
+    public void Start()
+    {
+        Log($"[JOB] Starting worker {Name} on queue::{_options.Queue}", DJLogLevel.Info);
+        using var signals = _options.HandleSignals ? new SignalHandlers(this) : null;
+        int count = 0, jobCount = 0;
+        try
+        {
+            while ((_options.Count <= 0 || count < _options.Count) && !_stop.IsCancellationRequested)
+            {
+                count++;
+                var job = Claim();
+                if (job is null)
+                {
+                    Log($"[JOB] Failed to get a job, queue::{_options.Queue} may be empty", DJLogLevel.Debug);
+                    if (_options.ExitWhenEmpty || count == _options.Count) break;
+                    Wait(_options.Sleep);
+                    continue;
+                }
+                jobCount++;
+                Run(job);
+            }
+        }
+        catch (Exception e)
+        {
+            Log($"[JOB] unhandled exception::\"{e.Message}\"", DJLogLevel.Error);
+        }
+        finally
+        {
+            ReleaseLocks();
+        }
+        Log($"[JOB] worker shutting down after running {jobCount} jobs, over {count} polling iterations", DJLogLevel.Info);
+    }
+
+    /// <summary>Asks the loop to stop after the job that is running now; <see cref="Start"/> then returns.</summary>
+    public void Stop() => _stop.Cancel();
+
+    private ClaimedJob? Claim()
+    {
+        var now = Time.GetUtcNow().UtcDateTime;
+        return Store.Claim(_options.Queue, Name, _options.MaxAttempts, now, now - _options.MaxRunTime);
+    }
+
+    private void Run(ClaimedJob job)
+    {
+        IJob handler;
+        try
+        {
+            handler = HandlerSerializer.Deserialize(job.Handler);
+        }
+        catch (Exception e)
+        {
+            Fail(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null);
+            return;
+        }
+
+        Exception? error = null;
+        try
+        {
+            Perform(handler);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+
+        switch (error)
+        {
+            case null:
+                Store.Complete(job.Id);
+                Log($"[JOB] completed job::{job.Id}", DJLogLevel.Info);
+                break;
+            case DJRetryException retry:
+                var attempts = job.Attempts + 1;
+                var message = $"Caught DJRetryException \"{retry.Message}\" on attempt {attempts}/{_options.MaxAttempts}.";
+                if (attempts >= _options.MaxAttempts)
+                {
+                    Fail(job, $"[JOB] job::{job.Id} {message} Giving up.", handler);
+                }
+                else
+                {
+                    Log($"[JOB] job::{job.Id} {message} Try again in {retry.Delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
+                    Store.RecordAttempt(job.Id, Name, attempts, Time.GetUtcNow().UtcDateTime + retry.Delay, failedAt: null, retry.Message);
+                }
+                break;
+            default:
+                Fail(job, error.Message, handler);
+                break;
+        }
+    }
+
+    private void Perform(IJob handler)
+    {
+        if (!_options.FailOnOutput)
+        {
+            handler.Perform();
+            return;
+        }
+        var original = Console.Out;
+        using var captured = new StringWriter();
+        Console.SetOut(captured);
+        try
+        {
+            handler.Perform();
+        }
+        finally
+        {
+            Console.SetOut(original);
+        }
+        if (captured.GetStringBuilder().Length > 0)
+            throw new DJException($"Job produced unexpected output: {captured}");
+    }
+
+    // Counts the attempt; backs off, or after the last allowed attempt marks the job failed for good.
+    private void Fail(ClaimedJob job, string error, IJob? handler)
+    {
+        var attempts = job.Attempts + 1;
+        var now = Time.GetUtcNow().UtcDateTime;
+        var final = attempts >= _options.MaxAttempts;
+        var delay = final ? TimeSpan.Zero : _options.Backoff(attempts);
+        Store.RecordAttempt(job.Id, Name, attempts, final ? null : now + delay, final ? now : null, error);
+        Log($"[JOB] failure in job::{job.Id}: {error}", DJLogLevel.Error);
+        if (!final)
+        {
+            Log($"[JOB] job::{job.Id} attempt {attempts}/{_options.MaxAttempts} failed; next try in {delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
+            return;
+        }
+        Log($"[JOB] job::{job.Id} failed for good after {attempts} attempts.", DJLogLevel.Error);
+        if (handler is not IDJJobRetryErrorHandler hook) return;
+        try
+        {
+            hook.OnDjjobRetryError(error);
+        }
+        catch (Exception e)
+        {
+            Log($"[JOB] OnDjjobRetryError of job::{job.Id} threw: {e.Message}", DJLogLevel.Error);
+        }
+    }
+
+    private void Wait(TimeSpan delay)
+    {
+        try
+        {
+            Task.Delay(delay, Time, _stop.Token).Wait();
+        }
+        catch (AggregateException e) when (e.InnerException is TaskCanceledException)
+        {
+            // Stop() or a signal cut the sleep short.
+        }
+    }
+
+    private void ReleaseLocks()
+    {
+        try
+        {
+            var released = Store.ReleaseLocks(Name);
+            if (released > 0) Log($"[WORKER] released {released} locks held by {Name}", DJLogLevel.Info);
+        }
+        catch (Exception e)
+        {
+            Log($"[WORKER] could not release the locks of {Name}: {e.Message}", DJLogLevel.Error);
+        }
+    }
+
+    private void Log(string message, DJLogLevel level) => _context.Log.Log(message, level);
+
+    /// <summary>SIGTERM and SIGINT stop the loop between jobs instead of killing the process; a second signal kills it.</summary>
+    private sealed class SignalHandlers : IDisposable
+    {
+        private readonly PosixSignalRegistration[] _registrations;
+
+        public SignalHandlers(DJWorker worker)
+        {
+            _registrations =
+            [
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
+            ];
+
+            void OnSignal(PosixSignalContext context)
+            {
+                if (worker._stop.IsCancellationRequested) return; // the second one: let it end the process
+                context.Cancel = true;
+                worker.Log($"[WORKER] Received {context.Signal}... Shutting down", DJLogLevel.Info);
+                worker.Stop();
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var registration in _registrations) registration.Dispose();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+namespace DJJobNet;
+
+/// <summary>How a <see cref="DJWorker"/> polls and retries: PHP DJJob's worker options, plus the fixes this port adds.</summary>
+public sealed class DJWorkerOptions
+{
+    /// <summary>The queue this worker takes jobs from.</summary>
+    /// <value>The default is <c>default</c>.</value>
+    public string Queue
+    {
+        get;
+        set => field = Internal.Sql.ValidQueue(value);
+    } = "default";
+
+    /// <summary>How many polling iterations to run before <see cref="DJWorker.Start"/> returns; 0 runs until stopped.</summary>
+    /// <value>The default is 0.</value>
+    public int Count
+    {
+        get;
+        set => field = value >= 0 ? value : throw new DJException($"Count cannot be negative; got {value}.");
+    }
+
+    /// <summary>How long to wait after a poll that found no job.</summary>
+    /// <value>The default is 5 seconds.</value>
+    public TimeSpan Sleep
+    {
+        get;
+        set => field = value >= TimeSpan.Zero ? value : throw new DJException($"Sleep cannot be negative; got {value}.");
+    } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many attempts a job gets; after the last one fails, the job is kept as failed with its error.</summary>
+    /// <value>The default is 5.</value>
+    public int MaxAttempts
+    {
+        get;
+        set => field = value >= 1 ? value : throw new DJException($"MaxAttempts must be at least 1; got {value}.");
+    } = 5;
+
+    /// <summary>When true, anything a job writes to standard output makes the attempt fail.</summary>
+    /// <value>The default is false.</value>
+    public bool FailOnOutput { get; set; }
+
+    /// <summary>
+    /// How long a lock is trusted. A job locked longer ago than this (its worker died mid-job) may be taken by another worker.
+    /// Choose more than your longest job's run time.
+    /// </summary>
+    /// <value>The default is 4 hours, as in delayed_job.</value>
+    public TimeSpan MaxRunTime
+    {
+        get;
+        set => field = value > TimeSpan.Zero ? value : throw new DJException($"MaxRunTime must be positive; got {value}.");
+    } = TimeSpan.FromHours(4);
+
+    /// <summary>
+    /// The wait before the next attempt after the n-th failed one (n counts from 1).
+    /// </summary>
+    /// <value>The default is delayed_job's <c>n^4 + 5</c> seconds: 6 s, 21 s, 86 s, 261 s, 630 s, ... 2.8 h at n = 10, 1.9 days at n = 20.</value>
+    public Func<int, TimeSpan> Backoff
+    {
+        get;
+        set => field = value ?? throw new DJException("Backoff cannot be null.");
+    } = DefaultBackoff;
+
+    /// <summary>When true, <see cref="DJWorker.Start"/> returns at the first poll that finds nothing runnable (for a worker that cron starts).</summary>
+    /// <value>The default is false.</value>
+    public bool ExitWhenEmpty { get; set; }
+
+    /// <summary>When true, SIGTERM and SIGINT stop the worker between jobs, releasing its locks.</summary>
+    /// <value>The default is true.</value>
+    public bool HandleSignals { get; set; } = true;
+
+    /// <summary>The clock the worker reads and waits on.</summary>
+    /// <value>The default is <see cref="TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider
+    {
+        get;
+        set => field = value ?? throw new DJException("TimeProvider cannot be null.");
+    } = TimeProvider.System;
+
+    /// <summary>delayed_job's schedule: <c>attempts^4 + 5</c> seconds.</summary>
+    public static TimeSpan DefaultBackoff(int attempts) => TimeSpan.FromSeconds(Math.Pow(attempts, 4) + 5);
+}

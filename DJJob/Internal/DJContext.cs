@@ -1,0 +1,28 @@
+namespace DJJobNet.Internal;
+
+/// <summary>What <see cref="DJJob.Configure(DJJobOptions)"/> sets up: the store, the clock and the log. Tests make their own.</summary>
+internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time = null)
+{
+    public JobStore Store { get; } = store;
+    public DJLogger Log { get; } = log;
+    public TimeProvider Time { get; } = time ?? TimeProvider.System;
+
+    public long Enqueue(IJob job, string queue, DateTimeOffset? runAt)
+    {
+        var handler = HandlerSerializer.Serialize(job);
+        var now = Time.GetUtcNow().UtcDateTime;
+        var id = Store.Enqueue(handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now);
+        Log.Log($"[JOB] enqueued job::{id} on queue::{queue}", DJLogLevel.Debug);
+        return id;
+    }
+
+    public int BulkEnqueue(IEnumerable<IJob> jobs, string queue, DateTimeOffset? runAt)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var handlers = jobs.Select(HandlerSerializer.Serialize).ToList();
+        var now = Time.GetUtcNow().UtcDateTime;
+        var inserted = Store.BulkEnqueue(handlers, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now);
+        Log.Log($"[JOB] enqueued {inserted} jobs on queue::{queue}", DJLogLevel.Debug);
+        return inserted;
+    }
+}

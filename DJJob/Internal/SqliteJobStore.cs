@@ -1,0 +1,71 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace DJJobNet.Internal;
+
+/// <summary>The jobs table in a SQLite file: one machine, any number of worker processes.</summary>
+internal sealed class SqliteJobStore : JobStore
+{
+    private readonly string _connectionString;
+    private int _walSet;
+
+    public SqliteJobStore(string path, string table, int retries) : base(table, retries)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new DJException("Please provide the SQLite database file path as DbName.");
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            // Writers queue for the file's write lock; this is how long one waits before giving up.
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public override string Driver => "sqlite";
+
+    public override long MaxHandlerBytes => 1_000_000_000; // SQLite's default SQLITE_MAX_LENGTH
+
+    protected override DbConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            // WAL lets readers and one writer work at once across processes; it is a property of the file, set once.
+            if (Interlocked.Exchange(ref _walSet, 1) == 0) connection.Execute("PRAGMA journal_mode = WAL");
+            connection.Execute("PRAGMA busy_timeout = 30000");
+            return connection;
+        }
+        catch (SqliteException e)
+        {
+            connection.Dispose();
+            throw new DJException($"DJJob couldn't connect to the database. SQLite said [{e.Message}]", e);
+        }
+    }
+
+    // A SQLite file has no connection to lose.
+    protected override bool IsConnectionLost(Exception error, DbConnection connection) => false;
+
+    protected override DJException? Explain(DbException error) =>
+        error is SqliteException { SqliteErrorCode: 1 } && error.Message.Contains("no such table", StringComparison.Ordinal)
+            ? new DJException($"DJJob's jobs table `{Table}` does not exist in this database: run DJJob.Install() to create it. SQLite said [{error.Message}]", error)
+            : null;
+
+    protected override string InsertReturningIdSql =>
+        $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now) RETURNING id";
+
+    // SQLite takes the file's write lock at the start of a writing statement, so the sub-select and the update are
+    // one atomic step: two workers can never claim the same row.
+    public override ClaimedJob? Claim(string queue, string worker, int maxAttempts, DateTime now, DateTime lockExpiry) =>
+        Run(c => c.QuerySingleOrDefault<ClaimedJob>(
+            $"""
+            UPDATE `{Table}` SET locked_at = @now, locked_by = @worker
+            WHERE id = (SELECT id FROM `{Table}` WHERE {RunnableWhere} ORDER BY run_at, id LIMIT 1)
+            RETURNING id AS Id, handler AS Handler, attempts AS Attempts
+            """,
+            new { queue, worker, maxAttempts, now, lockExpiry }));
+
+    public override void Install() => Run(c => c.Execute(Script("sqlite.sql")));
+}

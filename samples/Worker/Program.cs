@@ -1,0 +1,56 @@
+// The seed's worker.php in C#: configure DJJob, install the table, enqueue demo jobs, run a worker, print the status.
+//
+//   dotnet run --project samples/Worker -- --until-empty                 (SQLite file djjob-sample.db)
+//   dotnet run --project samples/Worker -- --mysql "Server=127.0.0.1;Database=djjob;User ID=root;Password=" --until-empty
+//
+// Options: --mysql <connection string> (or DJJOB_MYSQL), --sqlite <file>, --until-empty (exit once nothing is
+// runnable, for cron), --no-demo (enqueue nothing), --queue <name>, --sleep <seconds>, --count <polls>.
+using DJJobNet;
+using DJJobNet.Samples.Worker;
+
+var options = new DJWorkerOptions();
+string? mysql = Environment.GetEnvironmentVariable("DJJOB_MYSQL");
+string sqlite = "djjob-sample.db";
+bool demo = true;
+try
+{
+    for (var i = 0; i < args.Length; i++)
+    {
+        string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+        switch (args[i])
+        {
+            case "--mysql": mysql = Value(); break;
+            case "--sqlite": sqlite = Value(); mysql = null; break;
+            case "--until-empty": options.ExitWhenEmpty = true; break;
+            case "--no-demo": demo = false; break;
+            case "--queue": options.Queue = Value(); break;
+            case "--sleep": options.Sleep = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
+            case "--count": options.Count = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+            default: throw new ArgumentException($"unknown option {args[i]}");
+        }
+    }
+
+    DJJob.Configure(string.IsNullOrEmpty(mysql) ? $"sqlite:{sqlite}" : mysql);
+    DJJob.Install();
+    Console.WriteLine(string.IsNullOrEmpty(mysql) ? $"Using SQLite file {Path.GetFullPath(sqlite)}" : "Using MySQL");
+
+    if (demo)
+    {
+        // In production the application enqueues; the seed's worker.php enqueues a sample job too.
+        DJJob.Enqueue(new HelloJob { Name = "DJJob" }, options.Queue);
+        DJJob.BulkEnqueue([new HelloJob { Name = "bulk 1" }, new HelloJob { Name = "bulk 2" }], options.Queue);
+        DJJob.Enqueue(new FlakyJob(), options.Queue);
+        DJJob.Enqueue(new RetryLaterJob { DelaySeconds = 60 }, options.Queue);
+    }
+
+    new DJWorker(options).Start();
+
+    var status = DJJob.Status(options.Queue);
+    Console.WriteLine($"Status of queue '{options.Queue}': outstanding {status.Outstanding}, locked {status.Locked}, failed {status.Failed}, total {status.Total}");
+    return 0;
+}
+catch (Exception e) when (e is DJException or ArgumentException or FormatException)
+{
+    Console.Error.WriteLine($"worker: {e.Message}");
+    return 2;
+}
