@@ -32,8 +32,18 @@ internal static class HandlerSerializer
     }
 
     /// <summary>Rebuilds a job; throws <see cref="JsonException"/> with the reason when the JSON is not a known job.</summary>
-    public static IJob Deserialize(string json) =>
-        JsonConvert.DeserializeObject<IJob>(json, Settings) ?? throw new JsonSerializationException("the handler is null");
+    public static IJob Deserialize(string json)
+    {
+        try
+        {
+            return JsonConvert.DeserializeObject<IJob>(json, Settings) ?? throw new JsonSerializationException("the handler is null");
+        }
+        catch (JsonException e) when (e.InnerException is JsonException reason)
+        {
+            // Json.NET wraps the binder's refusal in "Error resolving type..."; lead with the reason.
+            throw new JsonSerializationException($"{reason.Message} ({e.Message})", e);
+        }
+    }
 
     private sealed class JobTypeBinder : ISerializationBinder
     {
