@@ -28,16 +28,19 @@ public sealed class RetryLaterJob : IJob
     public void Perform() => throw new DJRetryException("the remote side is busy", TimeSpan.FromSeconds(DelaySeconds));
 }
 
-/// <summary>A slow job: sleeps, then writes a line to <see cref="DoneFile"/> when given one.</summary>
+/// <summary>A slow job: sleeps, then, when given <see cref="DoneDir"/>, leaves a file there named "Tag.pid.random".</summary>
 public sealed class SleepJob : IJob
 {
     public double Seconds { get; set; } = 1;
 
-    public string? DoneFile { get; set; }
+    public int Tag { get; set; }
+
+    public string? DoneDir { get; set; }
 
     public void Perform()
     {
         Thread.Sleep(TimeSpan.FromSeconds(Seconds));
-        if (DoneFile is not null) File.AppendAllText(DoneFile, $"done {Environment.ProcessId}\n");
+        // One file per run: appends from several processes to one file could interleave or be lost.
+        if (DoneDir is not null) File.WriteAllText(Path.Combine(DoneDir, $"{Tag}.{Environment.ProcessId}.{Guid.NewGuid():N}"), "");
     }
 }

@@ -4,13 +4,15 @@
 //   dotnet run --project samples/Worker -- --mysql "Server=127.0.0.1;Database=djjob;User ID=root;Password=" --until-empty
 //
 // Options: --mysql <connection string> (or DJJOB_MYSQL), --sqlite <file>, --until-empty (exit once nothing is
-// runnable, for cron), --no-demo (enqueue nothing), --queue <name>, --sleep <seconds>, --count <polls>.
+// runnable, for cron), --no-demo (enqueue nothing), --table <jobs table>, --queue <name>, --sleep <seconds>,
+// --count <polls>.
 using DJJobNet;
 using DJJobNet.Samples.Worker;
 
 var options = new DJWorkerOptions();
 string? mysql = Environment.GetEnvironmentVariable("DJJOB_MYSQL");
 string sqlite = "djjob-sample.db";
+string table = "jobs";
 bool demo = true;
 try
 {
@@ -23,6 +25,7 @@ try
             case "--sqlite": sqlite = Value(); mysql = null; break;
             case "--until-empty": options.ExitWhenEmpty = true; break;
             case "--no-demo": demo = false; break;
+            case "--table": table = Value(); break;
             case "--queue": options.Queue = Value(); break;
             case "--sleep": options.Sleep = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
             case "--count": options.Count = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
@@ -30,7 +33,7 @@ try
         }
     }
 
-    DJJob.Configure(string.IsNullOrEmpty(mysql) ? $"sqlite:{sqlite}" : mysql);
+    DJJob.Configure(string.IsNullOrEmpty(mysql) ? $"sqlite:{sqlite}" : mysql, table);
     DJJob.Install();
     Console.WriteLine(string.IsNullOrEmpty(mysql) ? $"Using SQLite file {Path.GetFullPath(sqlite)}" : "Using MySQL");
 

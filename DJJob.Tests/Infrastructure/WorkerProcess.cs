@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace DJJobNet.Tests.Infrastructure;
+
+/// <summary>The sample worker (samples/Worker) as a real process, so tests can signal and kill it.</summary>
+public sealed partial class WorkerProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    public WorkerProcess(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Worker.dll"));
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        _process = Process.Start(info)!;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public int Id => _process.Id;
+
+    /// <summary>The worker's name, as it writes it to locked_by.</summary>
+    public string Name => $"host::{Environment.MachineName} pid::{Id}";
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    public void Signal(int signal)
+    {
+        if (Kill(Id, signal) != 0) throw new InvalidOperationException($"kill({Id}, {signal}) failed: {Marshal.GetLastPInvokeError()}");
+    }
+
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout)) throw new TimeoutException($"the worker did not exit within {timeout}; output:\n{Output}");
+        _process.WaitForExit(); // drains the output
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    public const int SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
