@@ -32,7 +32,7 @@ internal abstract class JobStore(string table, int retries)
     /// <summary>True when <paramref name="error"/> means the connection was lost and the statement may be tried on a new one.</summary>
     protected abstract bool IsConnectionLost(Exception error, DbConnection connection);
 
-    /// <summary>Turns a database error into a clearer <see cref="DJException"/>, or returns null to raise it as it is.</summary>
+    /// <summary>Turns a database error into a clearer <see cref="DJException"/>, or returns null for the generic one.</summary>
     protected abstract DJException? Explain(DbException error);
 
     /// <summary>The SQL that inserts one row and returns its id.</summary>
@@ -68,9 +68,9 @@ internal abstract class JobStore(string table, int retries)
                 // The connection is gone; the pool must not hand it out again. Try once more on a new one.
                 DiscardPool(connection);
             }
-            catch (DbException e) when (Explain(e) is { } clearer)
+            catch (DbException e)
             {
-                throw clearer;
+                throw Explain(e) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{e.Message}]", e);
             }
         }
         throw new DJException("DJJob exhausted retries connecting to database");
