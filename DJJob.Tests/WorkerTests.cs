@@ -115,6 +115,20 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     }
 
     [Test]
+    public void APermanentFailure_FailsTheJobAtOnce_WithoutUsingUpItsAttempts()
+    {
+        var job = new PermanentlyFailingJob();
+        var id = Enqueue(job);
+
+        Worker(count: 1).Start();
+
+        var row = Row(id)!;
+        Assert.That(row.Attempts, Is.EqualTo(1));
+        Assert.That(row.FailedAt, Is.EqualTo(Now));
+        Assert.That(row.Error, Is.EqualTo("token revoked"));
+    }
+
+    [Test]
     public void Backoff_CanBeReplaced()
     {
         var id = Enqueue(new FailingJob());
@@ -335,6 +349,11 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
         Worker(count: 2).Start();
 
         Assert.That(LogText.ToString(), Is.Empty);
+    }
+
+    public sealed class PermanentlyFailingJob : IJob
+    {
+        public void Perform() => throw new DJPermanentFailureException("token revoked");
     }
 
     public sealed class ThrowingHookJob : IJob, IDJJobRetryErrorHandler

@@ -30,3 +30,13 @@ public sealed class DJRetryException : DJException
         set => field = value >= TimeSpan.Zero ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The retry delay cannot be negative.");
     }
 }
+
+/// <summary>
+/// Thrown by <see cref="IJob.Perform"/> when the job can never succeed (a revoked permission, an invalid request): the
+/// job is kept as failed at once, with this message as its error, without using up its remaining attempts.
+/// </summary>
+public sealed class DJPermanentFailureException : DJException
+{
+    /// <summary>Fails the job for good with <paramref name="message"/>.</summary>
+    public DJPermanentFailureException(string message, Exception? innerException = null) : base(message, innerException) { }
+}

@@ -124,6 +124,9 @@ public sealed class DJWorker
                     Store.RecordAttempt(job.Id, Name, attempts, Time.GetUtcNow().UtcDateTime + retry.Delay, failedAt: null, retry.Message);
                 }
                 break;
+            case DJPermanentFailureException permanent:
+                Fail(job, permanent.Message, handler, final: true);
+                break;
             default:
                 Fail(job, error.Message, handler);
                 break;
@@ -152,12 +155,12 @@ public sealed class DJWorker
             throw new DJException($"Job produced unexpected output: {captured}");
     }
 
-    // Counts the attempt; backs off, or after the last allowed attempt marks the job failed for good.
-    private void Fail(ClaimedJob job, string error, IJob? handler)
+    // Counts the attempt; backs off, or after the last allowed attempt (or a permanent failure) marks the job failed for good.
+    private void Fail(ClaimedJob job, string error, IJob? handler, bool final = false)
     {
         var attempts = job.Attempts + 1;
         var now = Time.GetUtcNow().UtcDateTime;
-        var final = attempts >= _options.MaxAttempts;
+        final |= attempts >= _options.MaxAttempts;
         var delay = final ? TimeSpan.Zero : _options.Backoff(attempts);
         Store.RecordAttempt(job.Id, Name, attempts, final ? null : now + delay, final ? now : null, error);
         Log($"[JOB] failure in job::{job.Id}: {error}", DJLogLevel.Error);
