@@ -48,6 +48,26 @@ public sealed class ProcessTests(string driver) : StoreTest(driver)
     }
 
     [Test]
+    public async Task TheSampleWorker_RunsACalendarJob_GivenTheGraphSettings()
+    {
+        await using var graph = new LocalGraph();
+        var id = EnqueueNow(new Facebook.Calendar { Name = "Launch", StartTime = DateTimeOffset.UtcNow.AddDays(1), AccessToken = "user-token" });
+        using var worker = new WorkerProcess("Worker.dll", new Dictionary<string, string>
+        {
+            ["FACEBOOK_GRAPH_URL"] = graph.BaseUrl.ToString(),
+            ["FACEBOOK_APP_SECRET"] = "the-secret",
+        }, Args("--until-empty"));
+
+        Assert.That(worker.WaitForExit(Deadline), Is.Zero, worker.Output);
+
+        Assert.That(Row(id), Is.Null);
+        var post = graph.Requests.Single();
+        Assert.That(post.Path, Is.EqualTo("/v24.0/me/events"));
+        Assert.That(post.Form["appsecret_proof"], Is.Not.Empty);
+        Assert.That(worker.Output, Does.Contain("Created Facebook event 1234567890 for \"Launch\""));
+    }
+
+    [Test]
     public void ThreeWorkerProcesses_RunEachOf1000JobsExactlyOnce()
     {
         var done = Directory.CreateTempSubdirectory("djjob-done-").FullName;

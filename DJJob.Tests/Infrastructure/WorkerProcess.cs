@@ -4,17 +4,20 @@ using System.Text;
 
 namespace DJJobNet.Tests.Infrastructure;
 
-/// <summary>The sample worker (samples/Worker) as a real process, so tests can signal and kill it.</summary>
+/// <summary>A sample program (samples/Worker by default) as a real process, so tests can signal and kill it.</summary>
 public sealed partial class WorkerProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    public WorkerProcess(params string[] arguments)
+    public WorkerProcess(params string[] arguments) : this("Worker.dll", null, arguments) { }
+
+    public WorkerProcess(string program, IDictionary<string, string>? environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Worker.dll"));
+        info.ArgumentList.Add(ProgramPath(program));
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         _process = Process.Start(info)!;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -23,6 +26,17 @@ public sealed partial class WorkerProcess : IDisposable
     }
 
     public int Id => _process.Id;
+
+    // Each sample runs from its own build output, with its own dependencies (the test's folder has ASP.NET Core's
+    // framework copies of some, which a plain console program cannot load).
+    private static string ProgramPath(string program)
+    {
+        var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        var configuration = framework.Parent!.Name;
+        var repository = framework.Parent.Parent!.Parent!.Parent!.FullName;
+        var path = Path.Combine(repository, "samples", Path.GetFileNameWithoutExtension(program), "bin", configuration, framework.Name, program);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is not built; build DJJob.sln first.", path);
+    }
 
     /// <summary>The worker's name, as it writes it to locked_by.</summary>
     public string Name => $"host::{Environment.MachineName} pid::{Id}";

@@ -6,7 +6,12 @@
 // Options: --mysql <connection string> (or DJJOB_MYSQL), --sqlite <file>, --until-empty (exit once nothing is
 // runnable, for cron), --no-demo (enqueue nothing), --table <jobs table>, --queue <name>, --sleep <seconds>,
 // --count <polls>.
+//
+// Calendar jobs (DJJob.Calendar) run when the Graph settings are given in the environment: FACEBOOK_APP_SECRET
+// (for appsecret_proof), and optionally FACEBOOK_GRAPH_URL and FACEBOOK_API_VERSION. With FACEBOOK_ACCESS_TOKEN set
+// too, the demo also enqueues a sample event, as the seed's worker.php does.
 using DJJobNet;
+using DJJobNet.Facebook;
 using DJJobNet.Samples.Worker;
 
 var options = new DJWorkerOptions();
@@ -36,6 +41,27 @@ try
     DJJob.Configure(string.IsNullOrEmpty(mysql) ? $"sqlite:{sqlite}" : mysql, table);
     DJJob.Install();
     Console.WriteLine(string.IsNullOrEmpty(mysql) ? $"Using SQLite file {Path.GetFullPath(sqlite)}" : "Using MySQL");
+
+    var graph = Environment.GetEnvironmentVariable("FACEBOOK_GRAPH_URL");
+    FacebookGraph.Configure(new FacebookOptions
+    {
+        AppSecret = Environment.GetEnvironmentVariable("FACEBOOK_APP_SECRET"),
+        GraphUrl = new Uri(string.IsNullOrEmpty(graph) ? "https://graph.facebook.com/" : graph),
+        ApiVersion = Environment.GetEnvironmentVariable("FACEBOOK_API_VERSION") is { Length: > 0 } version ? version : "v24.0",
+        EventCreated = (calendar, id) => Console.WriteLine($"Created Facebook event {id} for \"{calendar.Name}\""),
+    });
+
+    if (demo && Environment.GetEnvironmentVariable("FACEBOOK_ACCESS_TOKEN") is { Length: > 0 } token)
+    {
+        new Calendar
+        {
+            Name = "DJJob sample event",
+            StartTime = DateTimeOffset.UtcNow.AddDays(7),
+            Description = "Created in the background by DJJob for .NET",
+            Location = "Online",
+            AccessToken = token,
+        }.SendLater(options.Queue);
+    }
 
     if (demo)
     {
