@@ -161,6 +161,52 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     }
 
     [Test]
+    public void RetryException_WithAnEnormousDelay_IsCutToACentury_AndTheWorkerGoesOn()
+    {
+        var id = Enqueue(new RetryingJob { DelaySeconds = null, Forever = true });
+        var good = new CountingJob();
+        Enqueue(good);
+
+        Worker(count: 2).Start();
+
+        var row = Row(id)!;
+        Assert.That(row.Attempts, Is.EqualTo(1));
+        Assert.That(row.RunAt, Is.EqualTo(Now.AddDays(36525)));
+        Assert.That(CountingJob.RunsOf(good.Key), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void ABackoffThatThrows_FallsBackToTheDefaultSchedule()
+    {
+        var id = Enqueue(new FailingJob());
+        Worker(count: 1, new DJWorkerOptions { Backoff = _ => throw new InvalidOperationException("bad backoff") }).Start();
+        Assert.That(Row(id)!.RunAt, Is.EqualTo(Now.AddSeconds(6)));
+        Assert.That(LogText.ToString(), Does.Contain("Backoff(1) threw \"bad backoff\""));
+    }
+
+    [Test]
+    public void AJobsState_ComesBackUnchanged()
+    {
+        var job = new DatesJob
+        {
+            Utc = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc),
+            Offset = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(9)),
+            Iso = "2026-01-02T03:04:05Z",
+            Number = Random.Shared.Next(),
+        };
+        Enqueue(job);
+
+        Worker(count: 1).Start();
+
+        var seen = DatesJob.Seen.Single(j => j.Number == job.Number);
+        Assert.That(seen.Utc, Is.EqualTo(job.Utc));
+        Assert.That(seen.Utc.Kind, Is.EqualTo(DateTimeKind.Utc));
+        Assert.That(seen.Offset, Is.EqualTo(job.Offset));
+        Assert.That(seen.Offset.Offset, Is.EqualTo(TimeSpan.FromHours(9)));
+        Assert.That(seen.Iso, Is.EqualTo("2026-01-02T03:04:05Z"), "a string that looks like a date stays a string");
+    }
+
+    [Test]
     public void RetryException_WaitsTwoHours_ByDefault()
     {
         var id = Enqueue(new RetryingJob());
@@ -349,6 +395,16 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
         Worker(count: 2).Start();
 
         Assert.That(LogText.ToString(), Is.Empty);
+    }
+
+    public sealed class DatesJob : IJob
+    {
+        public static readonly System.Collections.Concurrent.ConcurrentBag<DatesJob> Seen = [];
+        public DateTime Utc { get; set; }
+        public DateTimeOffset Offset { get; set; }
+        public string Iso { get; set; } = "";
+        public int Number { get; set; }
+        public void Perform() => Seen.Add(this);
     }
 
     public sealed class PermanentlyFailingJob : IJob

@@ -121,7 +121,7 @@ public sealed class DJWorker
                 else
                 {
                     Log($"[JOB] job::{job.Id} {message} Try again in {retry.Delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
-                    Store.RecordAttempt(job.Id, Name, attempts, Time.GetUtcNow().UtcDateTime + retry.Delay, failedAt: null, retry.Message);
+                    Store.RecordAttempt(job.Id, Name, attempts, Later(retry.Delay), failedAt: null, retry.Message);
                 }
                 break;
             case DJPermanentFailureException permanent:
@@ -161,8 +161,8 @@ public sealed class DJWorker
         var attempts = job.Attempts + 1;
         var now = Time.GetUtcNow().UtcDateTime;
         final |= attempts >= _options.MaxAttempts;
-        var delay = final ? TimeSpan.Zero : _options.Backoff(attempts);
-        Store.RecordAttempt(job.Id, Name, attempts, final ? null : now + delay, final ? now : null, error);
+        var delay = final ? TimeSpan.Zero : Backoff(attempts);
+        Store.RecordAttempt(job.Id, Name, attempts, final ? null : Later(delay), final ? now : null, error);
         Log($"[JOB] failure in job::{job.Id}: {error}", DJLogLevel.Error);
         if (!final)
         {
@@ -179,6 +179,27 @@ public sealed class DJWorker
         {
             Log($"[JOB] OnDjjobRetryError of job::{job.Id} threw: {e.Message}", DJLogLevel.Error);
         }
+    }
+
+    // A user's Backoff that throws must not stop the worker: the job still gets a retry time.
+    private TimeSpan Backoff(int attempts)
+    {
+        try
+        {
+            return _options.Backoff(attempts);
+        }
+        catch (Exception e)
+        {
+            Log($"[JOB] Backoff({attempts}) threw \"{e.Message}\"; using the default schedule.", DJLogLevel.Error);
+            return DJWorkerOptions.DefaultBackoff(attempts);
+        }
+    }
+
+    // now + delay, with delays past a century (TimeSpan.MaxValue, say) cut to a century rather than overflowing.
+    private DateTime Later(TimeSpan delay)
+    {
+        var century = TimeSpan.FromDays(36525);
+        return Time.GetUtcNow().UtcDateTime + (delay < TimeSpan.Zero ? TimeSpan.Zero : delay > century ? century : delay);
     }
 
     private void Wait(TimeSpan delay)

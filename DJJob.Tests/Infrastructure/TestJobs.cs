@@ -48,8 +48,10 @@ public sealed class RetryingJob : IJob
 {
     public int? DelaySeconds { get; set; }
 
+    public bool Forever { get; set; }
+
     public void Perform() =>
-        throw new DJRetryException("not yet", DelaySeconds is { } s ? TimeSpan.FromSeconds(s) : null);
+        throw new DJRetryException("not yet", Forever ? TimeSpan.MaxValue : DelaySeconds is { } s ? TimeSpan.FromSeconds(s) : null);
 }
 
 /// <summary>Writes to standard output.</summary>

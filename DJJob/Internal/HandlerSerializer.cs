@@ -13,8 +13,9 @@ internal static class HandlerSerializer
         TypeNameHandling = TypeNameHandling.Auto,
         SerializationBinder = new JobTypeBinder(),
         MetadataPropertyHandling = MetadataPropertyHandling.ReadAhead,
+        // A job's state comes back as it went in: typed dates keep their Kind and offset, strings stay strings.
         DateTimeZoneHandling = DateTimeZoneHandling.RoundtripKind,
-        DateParseHandling = DateParseHandling.DateTimeOffset,
+        DateParseHandling = DateParseHandling.None,
         MaxDepth = 64,
     };
 

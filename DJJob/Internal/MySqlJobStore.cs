@@ -36,7 +36,7 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
         MySqlException { ErrorCode: MySqlErrorCode.NoSuchTable } =>
             new DJException($"DJJob's jobs table `{Table}` does not exist in this database: run DJJob.Install() to create it. MySQL said [{error.Message}]", error),
         MySqlException { ErrorCode: MySqlErrorCode.TruncatedWrongValueForField or MySqlErrorCode.DataTooLong or MySqlErrorCode.CannotConvertString } =>
-            new DJException($"The jobs table `{Table}` cannot store this value intact (is it utf8mb4?). MySQL said [{error.Message}]", error),
+            new DJException($"The jobs table `{Table}` cannot store this value intact: a column is too small for it, or not utf8mb4 (DJJob.Install() creates a table that fits). MySQL said [{error.Message}]", error),
         _ => null,
     };
 
