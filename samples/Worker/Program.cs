@@ -34,7 +34,14 @@ try
             case "--queue": options.Queue = Value(); break;
             case "--sleep": options.Sleep = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
             case "--count": options.Count = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
-            default: throw new ArgumentException($"unknown option {args[i]}");
+            case "--help" or "-h":
+                Console.WriteLine("""
+                    usage: Worker [--mysql <connection string> | --sqlite <file>] [--table <name>] [--queue <name>]
+                                  [--sleep <seconds>] [--count <polls>] [--until-empty] [--no-demo]
+                    Without --mysql (or DJJOB_MYSQL) the jobs live in the SQLite file djjob-sample.db.
+                    """);
+                return 0;
+            default: throw new ArgumentException($"unknown option {args[i]} (try --help)");
         }
     }
 
