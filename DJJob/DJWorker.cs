@@ -37,8 +37,9 @@ public sealed class DJWorker
     private TimeProvider Time => _options.TimeProvider;
 
     /// <summary>
-    /// Runs the polling loop until <see cref="DJWorkerOptions.Count"/> iterations are done, <see cref="Stop"/> is called, a
-    /// signal arrives or the database fails; then releases every lock held under <see cref="Name"/> and returns.
+    /// Runs the polling loop until <see cref="DJWorkerOptions.Count"/> iterations are done, <see cref="Stop"/> is called or a
+    /// signal arrives; then releases every lock held under <see cref="Name"/> and returns. Database errors are logged and
+    /// the worker tries again with a growing pause (1 s, 2 s, 4 s, ... at most 30 s) until the database is back.
     /// </summary>
     public void Start()
     {
@@ -50,16 +51,23 @@ public sealed class DJWorker
             while ((_options.Count <= 0 || count < _options.Count) && !_stop.IsCancellationRequested)
             {
                 count++;
-                var job = Claim();
+                var lastPoll = count == _options.Count;
+                if (!TryDatabase($"claiming a job on queue::{_options.Queue}", Claim, out var job))
+                {
+                    if (lastPoll) break;
+                    Wait(NextDatabasePause());
+                    continue;
+                }
+                _databaseFailures = 0;
                 if (job is null)
                 {
                     Log($"[JOB] Failed to get a job, queue::{_options.Queue} may be empty", DJLogLevel.Debug);
-                    if (_options.ExitWhenEmpty || count == _options.Count) break;
+                    if (_options.ExitWhenEmpty || lastPoll) break;
                     Wait(_options.Sleep);
                     continue;
                 }
                 jobCount++;
-                Run(job);
+                if (!Run(job)) break;
             }
         }
         catch (Exception e)
@@ -82,7 +90,8 @@ public sealed class DJWorker
         return Store.Claim(_options.Queue, Name, _options.MaxAttempts, now, now - _options.MaxRunTime);
     }
 
-    private void Run(ClaimedJob job)
+    // Runs one job and records the outcome; false when the worker must stop (the job outlived the shutdown grace period).
+    private bool Run(ClaimedJob job)
     {
         IJob handler;
         try
@@ -91,24 +100,29 @@ public sealed class DJWorker
         }
         catch (Exception e)
         {
-            Fail(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null);
-            return;
+            Record(job, () => Fail(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null));
+            return true;
         }
 
-        Exception? error = null;
-        try
+        // The job runs on its own thread so that a stop request can be answered while it runs.
+        var work = Task.Factory.StartNew(() => Perform(handler), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task.WhenAny(work, Task.Delay(Timeout.Infinite, _stop.Token)).Wait();
+        if (!work.IsCompleted)
         {
-            Perform(handler);
-        }
-        catch (Exception e)
-        {
-            error = e;
+            Log($"[WORKER] waiting up to {_options.ShutdownTimeout.TotalSeconds:0.###} seconds for job::{job.Id} to finish", DJLogLevel.Info);
+            Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).Wait();
+            if (!work.IsCompleted)
+            {
+                // Its lock is released on the way out, so another worker runs it again: at least once, never lost.
+                Log($"[WORKER] job::{job.Id} did not finish within the shutdown timeout; releasing it for another worker", DJLogLevel.Warn);
+                return false;
+            }
         }
 
-        switch (error)
+        switch (work.Exception?.InnerException)
         {
             case null:
-                Store.Complete(job.Id);
+                Record(job, () => Store.Complete(job.Id));
                 Log($"[JOB] completed job::{job.Id}", DJLogLevel.Info);
                 break;
             case DJRetryException retry:
@@ -116,22 +130,60 @@ public sealed class DJWorker
                 var message = $"Caught DJRetryException \"{retry.Message}\" on attempt {attempts}/{_options.MaxAttempts}.";
                 if (attempts >= _options.MaxAttempts)
                 {
-                    Fail(job, $"[JOB] job::{job.Id} {message} Giving up.", handler);
+                    Record(job, () => Fail(job, $"[JOB] job::{job.Id} {message} Giving up.", handler));
                 }
                 else
                 {
                     Log($"[JOB] job::{job.Id} {message} Try again in {retry.Delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
-                    Store.RecordAttempt(job.Id, Name, attempts, Later(retry.Delay), failedAt: null, retry.Message);
+                    Record(job, () => Store.RecordAttempt(job.Id, Name, attempts, Later(retry.Delay), failedAt: null, retry.Message));
                 }
                 break;
             case DJPermanentFailureException permanent:
-                Fail(job, permanent.Message, handler, final: true);
+                Record(job, () => Fail(job, permanent.Message, handler, final: true));
                 break;
-            default:
-                Fail(job, error.Message, handler);
+            case var error:
+                Record(job, () => Fail(job, error.Message, handler));
                 break;
         }
+        return true;
     }
+
+    // Records a job's outcome, waiting out a database outage: a result is only given up when the worker is stopped, and
+    // then the job runs again after MaxRunTime.
+    private void Record(ClaimedJob job, Action record)
+    {
+        while (!TryDatabase($"recording the outcome of job::{job.Id}", () => { record(); return true; }, out _))
+        {
+            if (_stop.IsCancellationRequested)
+            {
+                Log($"[JOB] gave up recording the outcome of job::{job.Id}; it runs again after MaxRunTime", DJLogLevel.Error);
+                return;
+            }
+            Wait(NextDatabasePause());
+        }
+        _databaseFailures = 0;
+    }
+
+    private int _databaseFailures;
+
+    // Runs a database step; on a database error logs what was being done and returns false.
+    private bool TryDatabase<T>(string doing, Func<T> step, out T? result)
+    {
+        try
+        {
+            result = step();
+            return true;
+        }
+        catch (Exception e) when (e is DJException or System.Data.Common.DbException)
+        {
+            _databaseFailures++;
+            Log($"[JOB] database error while {doing}: {e.Message}", DJLogLevel.Error);
+            result = default;
+            return false;
+        }
+    }
+
+    private TimeSpan NextDatabasePause() => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, _databaseFailures - 1))));
 
     private void Perform(IJob handler)
     {

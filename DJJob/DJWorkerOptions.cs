@@ -60,6 +60,17 @@ public sealed class DJWorkerOptions
         set => field = value ?? throw new DJException("Backoff cannot be null.");
     } = DefaultBackoff;
 
+    /// <summary>
+    /// How long a stop (SIGTERM, SIGINT, <see cref="DJWorker.Stop"/>) waits for the running job. A job still running
+    /// then is released for another worker (it runs again: at least once) and <see cref="DJWorker.Start"/> returns.
+    /// </summary>
+    /// <value>The default is 25 seconds (under the 30 s that Kubernetes and most supervisors allow before SIGKILL).</value>
+    public TimeSpan ShutdownTimeout
+    {
+        get;
+        set => field = value >= TimeSpan.Zero ? value : throw new DJException($"ShutdownTimeout cannot be negative; got {value}.");
+    } = TimeSpan.FromSeconds(25);
+
     /// <summary>When true, <see cref="DJWorker.Start"/> returns at the first poll that finds nothing runnable (for a worker that cron starts).</summary>
     /// <value>The default is false.</value>
     public bool ExitWhenEmpty { get; set; }
