@@ -36,6 +36,72 @@ public sealed class ProcessTests(string driver) : StoreTest(driver)
         Directory.Delete(done, true);
     }
 
+    [TestCase(WorkerProcess.SIGTERM)]
+    [TestCase(WorkerProcess.SIGINT)]
+    public void ASignal_DuringAJobLongerThanTheShutdownTimeout_ReleasesTheJob_AndExitsZero(int signal)
+    {
+        var done = Directory.CreateTempSubdirectory("djjob-done-").FullName;
+        var slow = EnqueueNow(new SleepJob { Seconds = 30, DoneDir = done, Tag = 1 });
+        using var worker = new WorkerProcess(Args("--sleep", "0.1", "--shutdown-timeout", "1"));
+        Assert.That(() => Row(slow)?.LockedBy, Is.EqualTo(worker.Name).After((int)Deadline.TotalMilliseconds, 20));
+
+        worker.Signal(signal);
+
+        Assert.That(worker.WaitForExit(TimeSpan.FromSeconds(20)), Is.Zero, worker.Output);
+        var row = Row(slow)!;
+        Assert.That(row.LockedBy, Is.Null, "released for another worker");
+        Assert.That(row.Attempts, Is.Zero, "a released job has not used up an attempt");
+        Assert.That(Scalar<long>("SELECT COUNT(*) FROM `{table}` WHERE locked_by = @name", new { name = worker.Name }), Is.Zero);
+        Assert.That(Runs(done), Is.Empty, "the job did not finish");
+        Assert.That(worker.Output, Does.Contain($"[WORKER] job::{slow} did not finish within the shutdown timeout; releasing it for another worker"));
+        Directory.Delete(done, true);
+    }
+
+    [Test]
+    public void AWorkerKilledMidJob_LeavesItLockedUntilMaxRunTime_ThenAnotherWorkerRunsItOnce()
+    {
+        var done = Directory.CreateTempSubdirectory("djjob-done-").FullName;
+        var slow = EnqueueNow(new SleepJob { Seconds = 30, DoneDir = done, Tag = 7 });
+        using (var doomed = new WorkerProcess(Args("--sleep", "0.1")))
+        {
+            Assert.That(() => Row(slow)?.LockedBy, Is.EqualTo(doomed.Name).After((int)Deadline.TotalMilliseconds, 20));
+            doomed.Signal(WorkerProcess.SIGKILL);
+            doomed.WaitForExit(Deadline);
+        }
+        Assert.That(Row(slow)!.LockedBy, Is.Not.Null, "a killed worker cannot release its lock");
+        Execute("UPDATE `{table}` SET handler = @handler WHERE id = @slow",
+            new { slow, handler = HandlerOf(new SleepJob { Seconds = 0, DoneDir = done, Tag = 7 }) });
+
+        using (var early = new WorkerProcess(Args("--until-empty", "--max-run-time", "3600")))
+            Assert.That(early.WaitForExit(Deadline), Is.Zero, early.Output);
+        Assert.That(Row(slow)!.LockedBy, Is.Not.Null, "not taken while the lock is younger than MaxRunTime");
+
+        using (var rescuer = new WorkerProcess(Args("--until-empty", "--max-run-time", "0.001")))
+            Assert.That(rescuer.WaitForExit(Deadline), Is.Zero, rescuer.Output);
+
+        Assert.That(Row(slow), Is.Null, "run by another worker and deleted: not lost");
+        Assert.That(Runs(done).Select(r => r.Tag), Is.EqualTo(new[] { 7 }), "run once to completion");
+        Directory.Delete(done, true);
+    }
+
+    [Test]
+    public void AWorkerInAnotherTimeZone_RunsAJobAtItsUtcTime()
+    {
+        var done = Directory.CreateTempSubdirectory("djjob-done-").FullName;
+        var due = DateTimeOffset.UtcNow.AddSeconds(3);
+        var id = Context.Enqueue(new SleepJob { Seconds = 0, DoneDir = done, Tag = 9 }, "default", due);
+        using var worker = new WorkerProcess("Worker.dll", new Dictionary<string, string> { ["TZ"] = "Asia/Tokyo" }, Args("--sleep", "0.1"));
+
+        Assert.That(() => Runs(done), Is.Not.Empty.After(20_000, 20));
+        var ranAt = DateTimeOffset.UtcNow;
+
+        Assert.That(ranAt, Is.GreaterThanOrEqualTo(due), "not before run_at, although the worker's local clock reads 9 hours ahead");
+        Assert.That(Row(id), Is.Null);
+        worker.Signal(WorkerProcess.SIGTERM);
+        Assert.That(worker.WaitForExit(Deadline), Is.Zero);
+        Directory.Delete(done, true);
+    }
+
     [Test]
     public void ASignal_WakesAnIdleWorker()
     {
@@ -68,12 +134,13 @@ public sealed class ProcessTests(string driver) : StoreTest(driver)
     }
 
     [Test]
-    public void ThreeWorkerProcesses_RunEachOf1000JobsExactlyOnce()
+    public void FourWorkerProcesses_RunEachOf5000JobsExactlyOnce()
     {
+        const int jobs = 5000;
         var done = Directory.CreateTempSubdirectory("djjob-done-").FullName;
-        Context.BulkEnqueue(Enumerable.Range(1, 1000).Select(i => new SleepJob { Seconds = 0, DoneDir = done, Tag = i }), "default", DateTimeOffset.UtcNow.AddSeconds(-1));
+        Context.BulkEnqueue(Enumerable.Range(1, jobs).Select(i => new SleepJob { Seconds = 0, DoneDir = done, Tag = i }), "default", DateTimeOffset.UtcNow.AddSeconds(-1));
 
-        var workers = Enumerable.Range(0, 3).Select(_ => new WorkerProcess(Args("--until-empty"))).ToList();
+        var workers = Enumerable.Range(0, 4).Select(_ => new WorkerProcess(Args("--until-empty"))).ToList();
         try
         {
             foreach (var worker in workers) Assert.That(worker.WaitForExit(TimeSpan.FromMinutes(3)), Is.Zero, worker.Output);
@@ -84,11 +151,13 @@ public sealed class ProcessTests(string driver) : StoreTest(driver)
         }
 
         var runs = Runs(done);
-        Assert.That(runs.Select(r => r.Tag).Order(), Is.EqualTo(Enumerable.Range(1, 1000)), "every job ran, none twice");
+        Assert.That(runs.Select(r => r.Tag).Order(), Is.EqualTo(Enumerable.Range(1, jobs)), "every job ran, none twice");
         Assert.That(Store.Status("default").Total, Is.Zero);
         TestContext.Out.WriteLine($"jobs per worker: {string.Join(", ", runs.GroupBy(r => r.Pid).Select(g => g.Count()))}");
         Directory.Delete(done, true);
     }
+
+    private static string HandlerOf(IJob job) => Internal.HandlerSerializer.Serialize(job);
 
     private static List<(int Tag, int Pid)> Runs(string dir) =>
         Directory.GetFiles(dir).Select(f => Path.GetFileName(f).Split('.')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToList();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
@@ -53,9 +54,35 @@ public sealed class DroppingProxy : IDisposable
         }
     }
 
+    private readonly ConcurrentDictionary<TcpClient, bool> _open = new();
+    private volatile bool _down;
+
+    /// <summary>Like a server restart: every open connection is cut, and new ones are refused until <see cref="EndOutage"/>.</summary>
+    public void BeginOutage()
+    {
+        _down = true;
+        foreach (var client in _open.Keys) client.Client.Close();
+    }
+
+    public void EndOutage() => _down = false;
+
     private async Task Serve(TcpClient client)
     {
         using var _ = client;
+        if (_down) return;
+        _open[client] = true;
+        try
+        {
+            await Forward(client);
+        }
+        finally
+        {
+            _open.TryRemove(client, out var _);
+        }
+    }
+
+    private async Task Forward(TcpClient client)
+    {
         using var upstream = new TcpClient();
         await upstream.ConnectAsync(_upstreamHost, _upstreamPort);
         var fromClient = Pump(client.GetStream(), upstream.GetStream(), inspect: true);

@@ -20,8 +20,16 @@ internal abstract class JobStore(string table, int retries)
 {
     public string Table { get; } = Sql.ValidTableName(table);
 
-    /// <summary>The largest handler, in UTF-8 bytes, that the <c>handler</c> column stores intact.</summary>
-    public abstract long MaxHandlerBytes { get; }
+    /// <summary>Throws <see cref="DJException"/> when the <c>handler</c> column cannot store <paramref name="handler"/> intact.</summary>
+    protected abstract void CheckHandler(string handler);
+
+    /// <summary>Throws when <paramref name="handler"/> is larger than <paramref name="limit"/> UTF-8 bytes.</summary>
+    protected static void CheckSize(string handler, long limit, string what)
+    {
+        var bytes = Encoding.UTF8.GetByteCount(handler);
+        if (bytes > limit)
+            throw new DJException($"The job's handler is {bytes} bytes of JSON; {what} holds at most {limit}. Nothing was stored.");
+    }
 
     /// <summary>The driver name, as in <see cref="DJJobOptions.Driver"/>.</summary>
     public abstract string Driver { get; }
@@ -80,7 +88,7 @@ internal abstract class JobStore(string table, int retries)
 
     public long Enqueue(string handler, string queue, DateTime runAt, DateTime now)
     {
-        CheckHandlerSize(handler);
+        CheckHandler(handler);
         return Run(c => c.ExecuteScalar<long>(InsertReturningIdSql,
             new { handler, queue, runAt, now }));
     }
@@ -88,7 +96,7 @@ internal abstract class JobStore(string table, int retries)
     public int BulkEnqueue(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now)
     {
         if (handlers.Count == 0) return 0;
-        foreach (var handler in handlers) CheckHandlerSize(handler);
+        foreach (var handler in handlers) CheckHandler(handler);
         return Run(c =>
         {
             // One multi-row INSERT per chunk, all chunks in one transaction: every job goes in, or none.
@@ -146,13 +154,6 @@ internal abstract class JobStore(string table, int retries)
             ?? throw new InvalidOperationException($"missing embedded script {name}");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd().Replace("{table}", Table, StringComparison.Ordinal);
-    }
-
-    private void CheckHandlerSize(string handler)
-    {
-        var bytes = Encoding.UTF8.GetByteCount(handler);
-        if (bytes > MaxHandlerBytes)
-            throw new DJException($"The job's handler is {bytes} bytes of JSON; the handler column holds at most {MaxHandlerBytes}.");
     }
 
     // The error column is TEXT (65,535 bytes); an error message is cut, never the job.

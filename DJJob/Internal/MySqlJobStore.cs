@@ -10,7 +10,34 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
 {
     public override string Driver => "mysql";
 
-    public override long MaxHandlerBytes => 16_777_215; // MEDIUMTEXT
+    private HandlerColumn? _column;
+
+    private sealed record HandlerColumn(long Bytes, string? Charset, long MaxPacket);
+
+    // What the table really is decides what fits: a table made from the seed README has a 64 KB TEXT handler, maybe in
+    // another character set, and a server in non-strict mode would truncate or turn characters into '?' without error.
+    // Read once and kept; read again while the table is missing (Charset null) and after Install().
+    private HandlerColumn Column => _column is { Charset: not null } known ? known : _column = ReadColumn();
+
+    private HandlerColumn ReadColumn() => Run(c =>
+    {
+        var row = c.QuerySingleOrDefault<(long? Bytes, string? Charset)>(
+            "SELECT CHARACTER_OCTET_LENGTH, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = @Table AND COLUMN_NAME = 'handler'",
+            new { Table });
+        var packet = c.ExecuteScalar<long>("SELECT @@max_allowed_packet");
+        return new HandlerColumn(row.Bytes ?? 16_777_215, row.Charset, packet);
+    });
+
+    protected override void CheckHandler(string handler)
+    {
+        var column = Column;
+        if (column.Charset is not null && !column.Charset.Equals("utf8mb4", StringComparison.OrdinalIgnoreCase) && handler.Any(ch => ch > 0x7F))
+            throw new DJException($"The handler column of `{Table}` is in character set {column.Charset}, which cannot hold every character of this job; " +
+                                  "convert the table to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4). Nothing was stored.");
+        CheckSize(handler, column.Bytes, $"the handler column of `{Table}`");
+        // The statement carries the handler plus a little SQL; the server refuses packets over max_allowed_packet.
+        CheckSize(handler, column.MaxPacket - 4096, "a statement under the server's max_allowed_packet");
+    }
 
     protected override DbConnection Open()
     {
@@ -65,6 +92,7 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
     public override void Install() =>
         Run(c =>
         {
+            _column = null; // read the table's shape again after installing
             c.Execute(Script("mysql.sql"));
             // A table made by hand from the seed README lacks the claim index: add it, so Install() upgrades it too.
             var hasIndex = c.ExecuteScalar<long>(

@@ -25,7 +25,7 @@ internal sealed class SqliteJobStore : JobStore
 
     public override string Driver => "sqlite";
 
-    public override long MaxHandlerBytes => 1_000_000_000; // SQLite's default SQLITE_MAX_LENGTH
+    protected override void CheckHandler(string handler) => CheckSize(handler, 1_000_000_000, "a SQLite value"); // SQLITE_MAX_LENGTH
 
     protected override DbConnection Open()
     {

@@ -5,7 +5,7 @@
 //
 // Options: --mysql <connection string> (or DJJOB_MYSQL), --sqlite <file>, --until-empty (exit once nothing is
 // runnable, for cron), --no-demo (enqueue nothing), --table <jobs table>, --queue <name>, --sleep <seconds>,
-// --count <polls>.
+// --count <polls>, --max-run-time <seconds>, --shutdown-timeout <seconds>.
 //
 // Calendar jobs (DJJob.Calendar) run when the Graph settings are given in the environment: FACEBOOK_APP_SECRET
 // (for appsecret_proof), and optionally FACEBOOK_GRAPH_URL and FACEBOOK_API_VERSION. With FACEBOOK_ACCESS_TOKEN set
@@ -34,10 +34,13 @@ try
             case "--queue": options.Queue = Value(); break;
             case "--sleep": options.Sleep = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
             case "--count": options.Count = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--max-run-time": options.MaxRunTime = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
+            case "--shutdown-timeout": options.ShutdownTimeout = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
             case "--help" or "-h":
                 Console.WriteLine("""
                     usage: Worker [--mysql <connection string> | --sqlite <file>] [--table <name>] [--queue <name>]
                                   [--sleep <seconds>] [--count <polls>] [--until-empty] [--no-demo]
+                                  [--max-run-time <seconds>] [--shutdown-timeout <seconds>]
                     Without --mysql (or DJJOB_MYSQL) the jobs live in the SQLite file djjob-sample.db.
                     """);
                 return 0;
