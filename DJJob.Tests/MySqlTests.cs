@@ -160,4 +160,191 @@ public sealed class MySqlTests() : StoreTest("mysql")
 
     private string ThroughProxy(DroppingProxy proxy) =>
         new MySqlConnectionStringBuilder(ConnectionString) { Server = "127.0.0.1", Port = (uint)proxy.Port, Pooling = false }.ConnectionString;
+
+    private const string SeedTable = """
+        CREATE TABLE `{table}` (
+        `id` INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, `handler` TEXT NOT NULL,
+        `queue` VARCHAR(255) NOT NULL DEFAULT 'default', `attempts` INT UNSIGNED NOT NULL DEFAULT 0,
+        `run_at` DATETIME NULL, `locked_at` DATETIME NULL, `locked_by` VARCHAR(255) NULL,
+        `failed_at` DATETIME NULL, `error` TEXT NULL, `created_at` DATETIME NOT NULL) ENGINE = INNODB CHARACTER SET {charset}
+        """;
+
+    private void UseSeedTable(string charset = "utf8mb4")
+    {
+        Execute("DROP TABLE `{table}`");
+        Execute(SeedTable.Replace("{charset}", charset, StringComparison.Ordinal));
+        Store.Install();
+    }
+
+    private static void WithGlobal(string setting, object value, Action action)
+    {
+        object old;
+        using (var admin = new MySqlConnection(MySqlTestServer.AdminConnectionString))
+        {
+            admin.Open();
+            old = admin.ExecuteScalar($"SELECT @@GLOBAL.{setting}")!;
+            admin.Execute($"SET GLOBAL {setting} = @value", new { value });
+        }
+        MySqlConnection.ClearAllPools();
+        try
+        {
+            action();
+        }
+        finally
+        {
+            using var admin = new MySqlConnection(MySqlTestServer.AdminConnectionString);
+            admin.Open();
+            admin.Execute($"SET GLOBAL {setting} = @old", new { old });
+            MySqlConnection.ClearAllPools();
+        }
+    }
+
+    [TestCase("STRICT_TRANS_TABLES", 'a', 1)]
+    [TestCase("STRICT_TRANS_TABLES", 'é', 2)]
+    [TestCase("STRICT_TRANS_TABLES", '字', 3)]
+    [TestCase("", 'a', 1)]
+    [TestCase("", 'é', 2)]
+    [TestCase("", '字', 3)]
+    public void AHandlerLargerThanTheColumn_IsRefusedAtEnqueue_NamingSizeAndLimit_InAnySqlMode(string sqlMode, char letter, int bytesPerLetter)
+    {
+        UseSeedTable(); // handler TEXT: 65,535 bytes
+        WithGlobal("sql_mode", sqlMode, () =>
+        {
+            var store = NewStore(Table);
+            var context = new Internal.DJContext(store, new Internal.DJLogger(LogText, Clock), Clock);
+            var fits = new CountingJob { Key = new string(letter, 60_000 / bytesPerLetter) };
+            var tooBig = new CountingJob { Key = new string(letter, 70_000 / bytesPerLetter) };
+
+            var id = context.Enqueue(fits, "default", null);
+            Assert.That(Row(id)!.Handler, Is.EqualTo(Internal.HandlerSerializer.Serialize(fits)), "stored intact");
+
+            var error = Assert.Throws<DJException>(() => context.Enqueue(tooBig, "default", null));
+            Assert.That(error!.Message, Does.Match("handler is [0-9]+ bytes of JSON; the handler column of `jobs_[0-9]+` holds at most 65535"));
+            Assert.That(store.Status("default").Total, Is.EqualTo(1), "nothing truncated was stored");
+        });
+    }
+
+    [Test]
+    public void AMegabyteHandler_IsStoredIntact_InTheInstalledTable()
+    {
+        var job = new CountingJob { Key = string.Concat(Enumerable.Repeat("Fête 🎉 Zürich ", 60_000)) };
+        var id = Enqueue(job);
+        Assert.That(Row(id)!.Handler, Is.EqualTo(Internal.HandlerSerializer.Serialize(job)));
+    }
+
+    [TestCase("STRICT_TRANS_TABLES")]
+    [TestCase("")]
+    public void ATableInANarrowerCharacterSet_MakesEnqueueFailLoudly_NeverStoringQuestionMarks(string sqlMode)
+    {
+        UseSeedTable("latin1");
+        WithGlobal("sql_mode", sqlMode, () =>
+        {
+            var store = NewStore(Table);
+            var context = new Internal.DJContext(store, new Internal.DJLogger(LogText, Clock), Clock);
+
+            var error = Assert.Throws<DJException>(() => context.Enqueue(new CountingJob { Key = "Fête 🎉 Zürich" }, "default", null));
+
+            Assert.That(error!.Message, Does.Contain("character set latin1").And.Contain("utf8mb4"));
+            Assert.That(store.Status("default").Total, Is.Zero);
+            Assert.That(context.Enqueue(new CountingJob { Key = "plain ascii" }, "default", null), Is.GreaterThan(0), "ASCII still fits");
+        });
+    }
+
+    [Test]
+    public void AWorkerIdlePastWaitTimeout_RunsTheNextJob()
+    {
+        WithGlobal("wait_timeout", 1, () =>
+        {
+            var store = NewStore(Table);
+            var context = new Internal.DJContext(store, new Internal.DJLogger(LogText, TimeProvider.System), TimeProvider.System);
+            var worker = new DJWorker(new DJWorkerOptions { Sleep = TimeSpan.FromSeconds(3), HandleSignals = false }, context, "idle");
+            var run = Task.Run(worker.Start);
+            Assert.That(() => LogText.ToString(), Does.Contain("may be empty").After(10_000, 10));
+
+            // The worker's pooled connection dies on the server while the worker sleeps 3 s.
+            var job = new CountingJob();
+            Enqueue(job, runAt: DateTimeOffset.UtcNow);
+
+            Assert.That(() => CountingJob.RunsOf(job.Key), Is.EqualTo(1).After(20_000, 20), LogText.ToString);
+            worker.Stop();
+            Assert.That(run.Wait(TimeSpan.FromSeconds(10)), Is.True);
+        });
+    }
+
+    [Test]
+    public void AnOutageWhileAWorkerPolls_IsWaitedOut_AndTheWorkerCarriesOn()
+    {
+        using var proxy = Proxy();
+        var store = NewStore(Table, connectionString: ThroughProxy(proxy));
+        var context = new Internal.DJContext(store, new Internal.DJLogger(LogText, TimeProvider.System), TimeProvider.System);
+        var worker = new DJWorker(new DJWorkerOptions { Sleep = TimeSpan.FromMilliseconds(50), HandleSignals = false }, context, "outage");
+        var run = Task.Run(worker.Start);
+        Assert.That(() => LogText.ToString(), Does.Contain("may be empty").After(10_000, 10));
+
+        proxy.BeginOutage();
+        Assert.That(() => LogText.ToString(), Does.Contain("[JOB] database error while claiming a job on queue::default").After(10_000, 10));
+        var job = new CountingJob();
+        Enqueue(job, runAt: DateTimeOffset.UtcNow);
+        Assert.That(run.IsCompleted, Is.False, "the worker is still alive");
+        proxy.EndOutage();
+
+        Assert.That(() => CountingJob.RunsOf(job.Key), Is.EqualTo(1).After(20_000, 20), LogText.ToString);
+        worker.Stop();
+        Assert.That(run.Wait(TimeSpan.FromSeconds(10)), Is.True);
+    }
+
+    [Test]
+    public void AConnectionKilledWhileAJobRuns_DoesNotLoseTheJobsOutcome()
+    {
+        var job = new KillConnectionsJob { Database = new MySqlConnectionStringBuilder(ConnectionString).Database };
+        var id = Enqueue(job);
+        var other = new CountingJob();
+        Enqueue(other);
+
+        Worker(count: 2).Start();
+
+        Assert.That(KillConnectionsJob.Killed, Is.GreaterThan(0), "the worker's connections were killed mid-job");
+        Assert.That(Row(id), Is.Null, "the outcome was recorded on a new connection");
+        Assert.That(CountingJob.RunsOf(other.Key), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void WithManyFailedRows_AClaimStillReadsOnlyAFewRows()
+    {
+        // 200,000 failed rows (doubling INSERT ... SELECT) and 1,000 runnable ones.
+        Context.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new CountingJob()), "default", null);
+        Execute("UPDATE `{table}` SET failed_at = @now, error = 'old', attempts = 5", new { now = Now });
+        while (Scalar<long>("SELECT COUNT(*) FROM `{table}`") < 200_000)
+            Execute("INSERT INTO `{table}` (handler, queue, attempts, run_at, failed_at, error, created_at) SELECT handler, queue, attempts, run_at, failed_at, error, created_at FROM `{table}` LIMIT 100000");
+        Context.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new CountingJob()), "default", null);
+        Execute("ANALYZE TABLE `{table}`");
+
+        Assert.That(Store.Claim("default", "w", 5, Now, Now.AddHours(-4)), Is.Not.Null);
+        Assert.That(Store.Status("default").Failed, Is.GreaterThanOrEqualTo(200_000));
+
+        // The handler counters of our own session say how many rows the claim's SELECT reads.
+        using var connection = OpenConnection();
+        connection.Execute("FLUSH STATUS");
+        connection.Query($"SELECT id FROM `{Table}` WHERE queue = 'default' AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @now) AND attempts < 5 AND (locked_at IS NULL OR locked_by = 'w' OR locked_at < @expiry) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            new { now = Now, expiry = Now.AddHours(-4) }).AsList();
+        var reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
+        Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(10), string.Join(", ", reads));
+    }
+
+    public sealed class KillConnectionsJob : IJob
+    {
+        public static int Killed;
+        public string Database { get; set; } = "";
+
+        public void Perform()
+        {
+            using var admin = new MySqlConnection(MySqlTestServer.AdminConnectionString);
+            admin.Open();
+            foreach (var id in admin.Query<long>("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = @Database AND ID <> CONNECTION_ID()", new { Database }))
+            {
+                admin.Execute($"KILL CONNECTION {id}");
+                Interlocked.Increment(ref Killed);
+            }
+        }
+    }
 }
