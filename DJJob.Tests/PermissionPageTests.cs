@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using DJJobNet.Tests.Infrastructure;
 using Microsoft.Playwright;
 
@@ -27,7 +25,7 @@ public sealed class PermissionPageTests() : StoreTest("sqlite")
         if (!File.Exists(Chromium))
             Assert.Fail($"{Chromium} is missing: install Debian's chromium package (apt-get install chromium); .ci/test does.");
         _graph = new LocalGraph();
-        var port = FreePort();
+        var port = Loopback.FreePort();
         _siteUrl = new Uri($"http://127.0.0.1:{port}/");
         _site = new WorkerProcess("Permission.dll", new Dictionary<string, string>
         {
@@ -118,14 +116,5 @@ public sealed class PermissionPageTests() : StoreTest("sqlite")
         Assert.That(response!.Status, Is.EqualTo(400));
         Assert.That(await page.TextContentAsync("#error"), Does.Contain("state does not match"));
         Assert.That(_graph.Requests.Any(r => r.Path.Contains("access_token", StringComparison.Ordinal)), Is.False, "the code was not exchanged");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

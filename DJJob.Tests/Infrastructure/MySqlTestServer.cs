@@ -176,7 +176,7 @@ internal static class MySqlTestServer
                     Check(Run(server, $"--no-defaults --initialize-insecure --datadir={data} {asRoot}", TimeSpan.FromMinutes(3)), "mysqld --initialize-insecure");
                 }
 
-                var port = FreePort();
+                var port = Loopback.FreePort();
                 var info = new ProcessStartInfo(server,
                     $"--no-defaults --datadir={data} --socket={socket} --port={port} --bind-address=127.0.0.1 " +
                     $"--pid-file={dir}/mysqld.pid --log-error={dir}/error.log --innodb-buffer-pool-size=256M " +
@@ -243,15 +243,6 @@ internal static class MySqlTestServer
         {
             var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin").Append("/usr/local/sbin");
             return dirs.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
-        }
-
-        private static int FreePort()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            return port;
         }
 
         private static (int ExitCode, string Output) Run(string file, string arguments, TimeSpan timeout)
