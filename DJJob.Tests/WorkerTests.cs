@@ -264,6 +264,14 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     }
 
     [Test]
+    public void FailOnOutput_DoesNotCountDJJobsOwnLogLines_WrittenWhileTheJobRuns()
+    {
+        var id = Enqueue(new JobDuringWhichDJJobLogs());
+        Worker(count: 1, new DJWorkerOptions { FailOnOutput = true }).Start();
+        Assert.That(Row(id), Is.Null, "the job succeeded");
+    }
+
+    [Test]
     public void WithoutFailOnOutput_APrintingJobSucceeds()
     {
         var id = Enqueue(new ChattyJob());
@@ -414,6 +422,12 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
         public string Iso { get; set; } = "";
         public int Number { get; set; }
         public void Perform() => Seen.Add(this);
+    }
+
+    /// <summary>Stands for a log line that DJJob writes to standard output while a job runs (a signal arriving).</summary>
+    public sealed class JobDuringWhichDJJobLogs : IJob
+    {
+        public void Perform() => Internal.DJLogger.Default.Log("[WORKER] Received SIGTERM... Shutting down", DJLogLevel.Info);
     }
 
     public sealed class PermanentlyFailingJob : IJob

@@ -194,6 +194,7 @@ public sealed class DJWorker
         }
         var original = Console.Out;
         using var captured = new StringWriter();
+        DJLogger.BeginCapture(original);
         Console.SetOut(captured);
         try
         {
@@ -202,6 +203,7 @@ public sealed class DJWorker
         finally
         {
             Console.SetOut(original);
+            DJLogger.EndCapture();
         }
         if (captured.GetStringBuilder().Length > 0)
             throw new DJException($"Job produced unexpected output: {captured}");
