@@ -65,10 +65,15 @@ public sealed class Calendar : IJob
         using var response = FacebookGraph.Http.Send(request);
         using var reader = new StreamReader(response.Content.ReadAsStream());
         var json = FacebookGraph.Read(response, reader.ReadToEnd());
-        return (string?)json["id"] ?? throw new InvalidOperationException($"Graph created the event but sent no id: {json}");
+        // Graph said yes: the event may exist, so this must not be retried (a retry could create it twice).
+        return (string?)json["id"] ?? throw new DJPermanentFailureException($"Graph accepted the event but sent no id: {json}");
     }
 
-    /// <summary>Sends the event. Errors that a retry cannot fix fail the job at once; others are retried with backoff.</summary>
+    /// <summary>
+    /// Sends the event. Errors that a retry cannot fix fail the job at once; others are retried with backoff. Once the
+    /// event exists, nothing makes the job run again: a failing <see cref="FacebookOptions.EventCreated"/> fails it for
+    /// good, with the event's id in the error.
+    /// </summary>
     public void Perform()
     {
         string id;
@@ -80,7 +85,14 @@ public sealed class Calendar : IJob
         {
             throw new DJPermanentFailureException(e.Message, e);
         }
-        FacebookGraph.Options.EventCreated?.Invoke(this, id);
+        try
+        {
+            FacebookGraph.Options.EventCreated?.Invoke(this, id);
+        }
+        catch (Exception e)
+        {
+            throw new DJPermanentFailureException($"Facebook event {id} was created, but EventCreated threw: {e.Message}", e);
+        }
     }
 
     private static string Iso8601(DateTimeOffset time) => time.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);

@@ -243,4 +243,33 @@ public sealed class CalendarTests(string driver) : StoreTest(driver)
     {
         Assert.That(FacebookHelper.IsStateValid(sent, returned), Is.EqualTo(valid));
     }
+
+    [Test]
+    public void AFailingEventCreatedCallback_FailsTheJobForGood_NeverCreatingTheEventTwice()
+    {
+        FacebookGraph.Configure(new FacebookOptions
+        {
+            GraphUrl = _graph.BaseUrl, AppSecret = Secret, EventCreated = (_, _) => throw new InvalidOperationException("database full"),
+        });
+        var id = Party().SendLater();
+
+        Worker(count: 1).Start();
+
+        var row = Row(id)!;
+        Assert.That(row.FailedAt, Is.Not.Null);
+        Assert.That(row.Error, Is.EqualTo("Facebook event 1234567890 was created, but EventCreated threw: database full"));
+        Assert.That(_graph.Requests, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public void ASuccessWithoutAnId_IsNotRetried()
+    {
+        _graph.AnswerNext(200, """{"success":true}""");
+        var id = Party().SendLater();
+
+        Worker(count: 1).Start();
+
+        Assert.That(Row(id)!.FailedAt, Is.Not.Null);
+        Assert.That(Row(id)!.Error, Does.StartWith("Graph accepted the event but sent no id"));
+    }
 }

@@ -56,6 +56,9 @@ public sealed class ConfigureTests
         Assert.That(() => new DJWorkerOptions { Count = -1 }, Throws.TypeOf<DJException>().With.Message.Contains("Count"));
         Assert.That(() => new DJWorkerOptions { Queue = "" }, Throws.TypeOf<DJException>().With.Message.Contains("queue"));
         Assert.That(() => new DJRetryException("x", TimeSpan.FromSeconds(-1)), Throws.TypeOf<ArgumentOutOfRangeException>());
+        Assert.That(() => new DJWorkerOptions { Sleep = TimeSpan.FromDays(60) }, Throws.TypeOf<DJException>().With.Message.Contains("Sleep"));
+        Assert.That(() => new DJWorkerOptions { ShutdownTimeout = TimeSpan.MaxValue }, Throws.TypeOf<DJException>().With.Message.Contains("ShutdownTimeout"));
+        Assert.That(new DJWorkerOptions { ShutdownTimeout = Timeout.InfiniteTimeSpan }.ShutdownTimeout, Is.EqualTo(Timeout.InfiniteTimeSpan));
     }
 
     [Test]

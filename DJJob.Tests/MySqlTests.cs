@@ -111,7 +111,7 @@ public sealed class MySqlTests() : StoreTest("mysql")
         var store = NewStore(Table, retries: 3, ThroughProxy(proxy));
         proxy.Drop(3, Table);
 
-        var error = Assert.Throws<DJException>(() => store.Status("default"));
+        var error = Assert.Catch<DJException>(() => store.Status("default"));
 
         Assert.That(error!.Message, Is.EqualTo("DJJob exhausted retries connecting to database"));
         Assert.That(proxy.Dropped, Is.EqualTo(3));
@@ -121,7 +121,7 @@ public sealed class MySqlTests() : StoreTest("mysql")
     public void AnUnreachableServer_IsADJExceptionSayingSo()
     {
         var store = NewStore(Table, connectionString: "Server=127.0.0.1;Port=1;User ID=x;Password=y;ConnectionTimeout=5");
-        var error = Assert.Throws<DJException>(() => store.Status("default"));
+        var error = Assert.Catch<DJException>(() => store.Status("default"));
         Assert.That(error!.Message, Does.StartWith("DJJob couldn't connect to the database."));
     }
 
@@ -129,7 +129,7 @@ public sealed class MySqlTests() : StoreTest("mysql")
     public void AWrongPassword_IsADJExceptionWithTheServersMessage()
     {
         var wrong = new MySqlConnectionStringBuilder(ConnectionString) { Password = "wrong" }.ConnectionString;
-        var error = Assert.Throws<DJException>(() => NewStore(Table, connectionString: wrong).Status("default"));
+        var error = Assert.Catch<DJException>(() => NewStore(Table, connectionString: wrong).Status("default"));
         Assert.That(error!.Message, Does.StartWith("DJJob couldn't connect to the database.").And.Contain("Access denied"));
     }
 
@@ -331,6 +331,12 @@ public sealed class MySqlTests() : StoreTest("mysql")
         Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(10), string.Join(", ", reads));
     }
 
+    /// <summary>Fails with a message that a latin1 column cannot hold (made at run time, so the handler is plain ASCII).</summary>
+    public sealed class UnicodeErrorJob : IJob
+    {
+        public void Perform() => throw new InvalidOperationException("Z\u00fcrich \ud83c\udf89 down");
+    }
+
     public sealed class KillConnectionsJob : IJob
     {
         public static int Killed;
@@ -346,5 +352,43 @@ public sealed class MySqlTests() : StoreTest("mysql")
                 Interlocked.Increment(ref Killed);
             }
         }
+    }
+
+    [Test]
+    public void AnErrorTheTableCannotHold_IsRecordedInAscii_AndTheWorkerGoesOn()
+    {
+        UseSeedTable("latin1");
+        var id = Enqueue(new UnicodeErrorJob());
+        var next = new CountingJob();
+        Enqueue(next);
+
+        Worker(count: 2).Start();
+
+        var row = Row(id)!;
+        Assert.That(row.Attempts, Is.EqualTo(1), "the attempt counted");
+        Assert.That(row.Error, Is.EqualTo("Z\\u00fcrich \\ud83c\\udf89 down"));
+        Assert.That(CountingJob.RunsOf(next.Key), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void BulkEnqueue_SplitsStatementsUnderMaxAllowedPacket()
+    {
+        var packet = Scalar<long>("SELECT @@max_allowed_packet");
+        var jobs = Enumerable.Range(0, (int)(packet / 200_000) + 20).Select(i => new CountingJob { Key = i + new string('x', 200_000) }).ToList();
+
+        Assert.That(Context.BulkEnqueue(jobs, "default", null), Is.EqualTo(jobs.Count));
+        Assert.That(Store.Status("default").Total, Is.EqualTo(jobs.Count));
+    }
+
+    [Test]
+    public void AHandlerOverMaxAllowedPacketOnceEscaped_IsRefusedNamingSizeAndLimit()
+    {
+        var packet = Scalar<long>("SELECT @@max_allowed_packet");
+        var job = new CountingJob { Key = new string('\\', (int)(packet / 3)) }; // JSON doubles each backslash, the wire again
+
+        var error = Assert.Throws<DJException>(() => Enqueue(job));
+
+        Assert.That(error!.Message, Does.Contain("bytes once escaped").And.Contain($"max_allowed_packet {packet}"));
+        Assert.That(Store.Status("default").Total, Is.Zero);
     }
 }

@@ -23,10 +23,57 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     }
 
     [Test]
-    public void Name_IsHostAndPid_AsInPhp()
+    public void Name_IsHostAndPidAsInPhp_PlusARandomIdThatKeepsTwoWorkersApart()
     {
-        var worker = new DJWorker(new DJWorkerOptions(), Context);
-        Assert.That(worker.Name, Does.Match($@"^host::{Environment.MachineName} pid::{Environment.ProcessId}( worker::\d+)?$"));
+        var first = new DJWorker(new DJWorkerOptions(), Context);
+        var second = new DJWorker(new DJWorkerOptions(), Context);
+        Assert.That(first.Name, Does.Match($@"^host::{Environment.MachineName} pid::{Environment.ProcessId} worker::[0-9a-f]{{8}}$"));
+        Assert.That(second.Name, Is.Not.EqualTo(first.Name), "same host and pid (containers run as pid 1), still two names");
+    }
+
+    [Test]
+    public void FailOnOutput_InTwoWorkersOfOneProcess_CapturesEachJobsOwnOutputOnly()
+    {
+        for (var i = 0; i < 40; i++) Enqueue(new CountingJob());
+        var chatty = Enqueue(new ChattyJob());
+        var options = () => new DJWorkerOptions { FailOnOutput = true, Sleep = TimeSpan.Zero, ExitWhenEmpty = true };
+        var a = Task.Run(() => Worker(count: 0, options(), name: "a").Start());
+        var b = Task.Run(() => Worker(count: 0, options(), name: "b").Start());
+        Assert.That(Task.WaitAll([a, b], TimeSpan.FromSeconds(30)), Is.True);
+
+        Assert.That(Scalar<long>("SELECT COUNT(*) FROM `{table}` WHERE id <> @chatty", new { chatty }), Is.Zero, "no quiet job failed");
+        Assert.That(Row(chatty)!.Error, Is.EqualTo("Job produced unexpected output: hello from the job"));
+    }
+
+    [Test]
+    public void FailOnOutput_AJobRunningThroughAStop_IsNotFailedByTheWorkersLogLines()
+    {
+        var id = Enqueue(new SlowJob { Milliseconds = 500 });
+        var worker = Worker(count: 0, new DJWorkerOptions { FailOnOutput = true, Sleep = TimeSpan.Zero }, name: "slow");
+        var run = Task.Run(worker.Start);
+        Assert.That(() => Row(id)?.LockedBy, Is.EqualTo("slow").After(10_000, 5));
+
+        worker.Stop();
+
+        Assert.That(run.Wait(TimeSpan.FromSeconds(10)), Is.True);
+        Assert.That(Row(id), Is.Null, "the job succeeded");
+    }
+
+    [Test]
+    public void MaxRunTimeOfTimeSpanMaxValue_MeansLocksNeverExpire_AndTheWorkerStillRuns()
+    {
+        var job = new CountingJob();
+        Enqueue(job);
+        Worker(count: 1, new DJWorkerOptions { MaxRunTime = TimeSpan.MaxValue }).Start();
+        Assert.That(CountingJob.RunsOf(job.Key), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void ExitWhenEmpty_ExitsOnADatabaseError_ForCronToTryAgain()
+    {
+        Execute("DROP TABLE `{table}`");
+        Worker(count: 0, new DJWorkerOptions { ExitWhenEmpty = true }).Start();
+        Assert.That(LogText.ToString(), Does.Contain("database error while claiming").And.Contain("over 1 polling iterations"));
     }
 
     [Test]
@@ -143,6 +190,7 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
         Assert.That(DJWorkerOptions.DefaultBackoff(5), Is.EqualTo(TimeSpan.FromSeconds(630)));
         Assert.That(DJWorkerOptions.DefaultBackoff(10), Is.GreaterThan(TimeSpan.FromHours(2)));
         Assert.That(DJWorkerOptions.DefaultBackoff(20), Is.GreaterThan(TimeSpan.FromDays(1)));
+        Assert.That(DJWorkerOptions.DefaultBackoff(int.MaxValue), Is.EqualTo(TimeSpan.FromDays(36525)), "capped, never overflowing");
     }
 
     [Test]
@@ -428,6 +476,12 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     public sealed class JobDuringWhichDJJobLogs : IJob
     {
         public void Perform() => Internal.DJLogger.Default.Log("[WORKER] Received SIGTERM... Shutting down", DJLogLevel.Info);
+    }
+
+    public sealed class SlowJob : IJob
+    {
+        public int Milliseconds { get; set; }
+        public void Perform() => Thread.Sleep(Milliseconds);
     }
 
     public sealed class PermanentlyFailingJob : IJob

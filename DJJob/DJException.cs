@@ -40,3 +40,6 @@ public sealed class DJPermanentFailureException : DJException
     /// <summary>Fails the job for good with <paramref name="message"/>.</summary>
     public DJPermanentFailureException(string message, Exception? innerException = null) : base(message, innerException) { }
 }
+
+/// <summary>The database could not be reached or dropped every try: worth trying again later, unlike other errors.</summary>
+internal sealed class DJUnavailableException(string message, Exception? innerException) : DJException(message, innerException);

@@ -10,8 +10,6 @@ namespace DJJobNet;
 /// <example><code>new DJWorker(new DJWorkerOptions { Queue = "default", Count = 0, Sleep = TimeSpan.FromSeconds(5) }).Start();</code></example>
 public sealed class DJWorker
 {
-    private static int _instances;
-
     private readonly DJWorkerOptions _options;
     private readonly DJContext _context;
     private readonly CancellationTokenSource _stop = new();
@@ -24,13 +22,12 @@ public sealed class DJWorker
     {
         _options = options;
         _context = context;
-        // PHP's name. A second worker in the same process gets a suffix: a worker may take back a job locked under its
-        // own name, so two workers must never share one.
-        var n = Interlocked.Increment(ref _instances);
-        Name = name ?? $"host::{Environment.MachineName} pid::{Environment.ProcessId}" + (n == 1 ? "" : $" worker::{n}");
+        // PHP's name, plus a random id: containers that share a host name all run as pid 1, and a worker may take back
+        // a job locked under its own name, so two workers must never share one.
+        Name = name ?? $"host::{Environment.MachineName} pid::{Environment.ProcessId} worker::{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
     }
 
-    /// <summary>The name written to <c>locked_by</c>: <c>host::&lt;hostname&gt; pid::&lt;pid&gt;</c>.</summary>
+    /// <summary>The name written to <c>locked_by</c>: <c>host::&lt;hostname&gt; pid::&lt;pid&gt; worker::&lt;random id&gt;</c>.</summary>
     public string Name { get; }
 
     private JobStore Store => _context.Store;
@@ -54,7 +51,8 @@ public sealed class DJWorker
                 var lastPoll = count == _options.Count;
                 if (!TryDatabase($"claiming a job on queue::{_options.Queue}", Claim, out var job))
                 {
-                    if (lastPoll) break;
+                    // A worker that cron starts exits; the next one tries again.
+                    if (lastPoll || _options.ExitWhenEmpty) break;
                     Wait(NextDatabasePause());
                     continue;
                 }
@@ -87,7 +85,8 @@ public sealed class DJWorker
     private ClaimedJob? Claim()
     {
         var now = Time.GetUtcNow().UtcDateTime;
-        return Store.Claim(_options.Queue, Name, _options.MaxAttempts, now, now - _options.MaxRunTime);
+        var expiry = _options.MaxRunTime < now - DateTime.MinValue ? now - _options.MaxRunTime : DateTime.MinValue;
+        return Store.Claim(_options.Queue, Name, _options.MaxAttempts, now, expiry);
     }
 
     // Runs one job and records the outcome; false when the worker must stop (the job outlived the shutdown grace period).
@@ -100,7 +99,7 @@ public sealed class DJWorker
         }
         catch (Exception e)
         {
-            Record(job, () => Fail(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null));
+            Fail(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null);
             return true;
         }
 
@@ -110,7 +109,8 @@ public sealed class DJWorker
         if (!work.IsCompleted)
         {
             Log($"[WORKER] waiting up to {_options.ShutdownTimeout.TotalSeconds:0.###} seconds for job::{job.Id} to finish", DJLogLevel.Info);
-            Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).Wait();
+            if (_options.ShutdownTimeout == Timeout.InfiniteTimeSpan) work.ContinueWith(_ => { }).Wait();
+            else Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).Wait();
             if (!work.IsCompleted)
             {
                 // Its lock is released on the way out, so another worker runs it again: at least once, never lost.
@@ -122,46 +122,69 @@ public sealed class DJWorker
         switch (work.Exception?.InnerException)
         {
             case null:
-                Record(job, () => Store.Complete(job.Id));
-                Log($"[JOB] completed job::{job.Id}", DJLogLevel.Info);
+                if (Record(job, () => Store.Complete(job.Id))) Log($"[JOB] completed job::{job.Id}", DJLogLevel.Info);
                 break;
             case DJRetryException retry:
                 var attempts = job.Attempts + 1;
                 var message = $"Caught DJRetryException \"{retry.Message}\" on attempt {attempts}/{_options.MaxAttempts}.";
                 if (attempts >= _options.MaxAttempts)
                 {
-                    Record(job, () => Fail(job, $"[JOB] job::{job.Id} {message} Giving up.", handler));
+                    Fail(job, $"[JOB] job::{job.Id} {message} Giving up.", handler);
                 }
                 else
                 {
                     Log($"[JOB] job::{job.Id} {message} Try again in {retry.Delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
-                    Record(job, () => Store.RecordAttempt(job.Id, Name, attempts, Later(retry.Delay), failedAt: null, retry.Message));
+                    RecordAttempt(job, attempts, Later(retry.Delay), failedAt: null, retry.Message);
                 }
                 break;
             case DJPermanentFailureException permanent:
-                Record(job, () => Fail(job, permanent.Message, handler, final: true));
+                Fail(job, permanent.Message, handler, final: true);
                 break;
             case var error:
-                Record(job, () => Fail(job, error.Message, handler));
+                Fail(job, error.Message, handler);
                 break;
         }
         return true;
     }
 
-    // Records a job's outcome, waiting out a database outage: a result is only given up when the worker is stopped, and
-    // then the job runs again after MaxRunTime.
-    private void Record(ClaimedJob job, Action record)
+    // Records a failed attempt. Should the error text itself be what the table refuses (a table in a narrower character
+    // set, say), the attempt is recorded with the text reduced to ASCII: the attempt must count either way.
+    private void RecordAttempt(ClaimedJob job, int attempts, DateTime? runAt, DateTime? failedAt, string error)
     {
-        while (!TryDatabase($"recording the outcome of job::{job.Id}", () => { record(); return true; }, out _))
+        if (!Record(job, () => Store.RecordAttempt(job.Id, Name, attempts, runAt, failedAt, error)))
+            Record(job, () => Store.RecordAttempt(job.Id, Name, attempts, runAt, failedAt, Ascii(error)));
+    }
+
+    private static string Ascii(string text) =>
+        string.Concat(text.Select(ch => ch is >= ' ' and <= '~' ? ch.ToString() : $"\\u{(int)ch:x4}"));
+
+    // Records a job's outcome. A database that cannot be reached is waited out: the outcome is only given up when the
+    // worker is stopped. Any other database error is logged and returns false.
+    private bool Record(ClaimedJob job, Action record)
+    {
+        while (true)
         {
-            if (_stop.IsCancellationRequested)
+            try
             {
-                Log($"[JOB] gave up recording the outcome of job::{job.Id}; it runs again after MaxRunTime", DJLogLevel.Error);
-                return;
+                record();
+                _databaseFailures = 0;
+                return true;
             }
-            Wait(NextDatabasePause());
+            catch (DJUnavailableException e)
+            {
+                _databaseFailures++;
+                Log($"[JOB] database error while recording the outcome of job::{job.Id}: {e.Message}", DJLogLevel.Error);
+                if (_stop.IsCancellationRequested) break;
+                Wait(NextDatabasePause());
+            }
+            catch (Exception e) when (e is DJException or System.Data.Common.DbException)
+            {
+                Log($"[JOB] database error while recording the outcome of job::{job.Id}: {e.Message}", DJLogLevel.Error);
+                break;
+            }
         }
-        _databaseFailures = 0;
+        Log($"[JOB] could not record the outcome of job::{job.Id}; it runs again once its lock is released or expires", DJLogLevel.Error);
+        return false;
     }
 
     private int _databaseFailures;
@@ -192,21 +215,8 @@ public sealed class DJWorker
             handler.Perform();
             return;
         }
-        var original = Console.Out;
-        using var captured = new StringWriter();
-        DJLogger.BeginCapture(original);
-        Console.SetOut(captured);
-        try
-        {
-            handler.Perform();
-        }
-        finally
-        {
-            Console.SetOut(original);
-            DJLogger.EndCapture();
-        }
-        if (captured.GetStringBuilder().Length > 0)
-            throw new DJException($"Job produced unexpected output: {captured}");
+        var output = ConsoleCapture.Run(handler.Perform);
+        if (output.Length > 0) throw new DJException($"Job produced unexpected output: {output}");
     }
 
     // Counts the attempt; backs off, or after the last allowed attempt (or a permanent failure) marks the job failed for good.
@@ -216,7 +226,7 @@ public sealed class DJWorker
         var now = Time.GetUtcNow().UtcDateTime;
         final |= attempts >= _options.MaxAttempts;
         var delay = final ? TimeSpan.Zero : Backoff(attempts);
-        Store.RecordAttempt(job.Id, Name, attempts, final ? null : Later(delay), final ? now : null, error);
+        RecordAttempt(job, attempts, final ? null : Later(delay), final ? now : null, error);
         Log($"[JOB] failure in job::{job.Id}: {error}", DJLogLevel.Error);
         if (!final)
         {

@@ -24,8 +24,11 @@ public sealed class DJWorkerOptions
     public TimeSpan Sleep
     {
         get;
-        set => field = value >= TimeSpan.Zero ? value : throw new DJException($"Sleep cannot be negative; got {value}.");
+        set => field = value >= TimeSpan.Zero && value <= MaxWait ? value : throw new DJException($"Sleep must be between 0 and {MaxWait.TotalDays} days; got {value}.");
     } = TimeSpan.FromSeconds(5);
+
+    // The longest wait a timer takes (uint.MaxValue - 1 milliseconds, about 49 days), rounded down.
+    private static readonly TimeSpan MaxWait = TimeSpan.FromDays(49);
 
     /// <summary>How many attempts a job gets; after the last one fails, the job is kept as failed with its error.</summary>
     /// <value>The default is 5.</value>
@@ -43,7 +46,7 @@ public sealed class DJWorkerOptions
     /// How long a lock is trusted. A job locked longer ago than this (its worker died mid-job) may be taken by another worker.
     /// Choose more than your longest job's run time.
     /// </summary>
-    /// <value>The default is 4 hours, as in delayed_job.</value>
+    /// <value>The default is 4 hours, as in delayed_job. <see cref="TimeSpan.MaxValue"/> means a lock never expires, as in PHP.</value>
     public TimeSpan MaxRunTime
     {
         get;
@@ -64,11 +67,16 @@ public sealed class DJWorkerOptions
     /// How long a stop (SIGTERM, SIGINT, <see cref="DJWorker.Stop"/>) waits for the running job. A job still running
     /// then is released for another worker (it runs again: at least once) and <see cref="DJWorker.Start"/> returns.
     /// </summary>
-    /// <value>The default is 25 seconds (under the 30 s that Kubernetes and most supervisors allow before SIGKILL).</value>
+    /// <value>
+    /// The default is 25 seconds (under the 30 s that Kubernetes and most supervisors allow before SIGKILL);
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits for the job however long it takes, as PHP DJJob does.
+    /// </value>
     public TimeSpan ShutdownTimeout
     {
         get;
-        set => field = value >= TimeSpan.Zero ? value : throw new DJException($"ShutdownTimeout cannot be negative; got {value}.");
+        set => field = value == Timeout.InfiniteTimeSpan || (value >= TimeSpan.Zero && value <= MaxWait)
+            ? value
+            : throw new DJException($"ShutdownTimeout must be between 0 and {MaxWait.TotalDays} days, or Timeout.InfiniteTimeSpan; got {value}.");
     } = TimeSpan.FromSeconds(25);
 
     /// <summary>When true, <see cref="DJWorker.Start"/> returns at the first poll that finds nothing runnable (for a worker that cron starts).</summary>
@@ -87,6 +95,6 @@ public sealed class DJWorkerOptions
         set => field = value ?? throw new DJException("TimeProvider cannot be null.");
     } = TimeProvider.System;
 
-    /// <summary>delayed_job's schedule: <c>attempts^4 + 5</c> seconds.</summary>
-    public static TimeSpan DefaultBackoff(int attempts) => TimeSpan.FromSeconds(Math.Pow(attempts, 4) + 5);
+    /// <summary>delayed_job's schedule: <c>attempts^4 + 5</c> seconds (at most a century).</summary>
+    public static TimeSpan DefaultBackoff(int attempts) => TimeSpan.FromSeconds(Math.Min(Math.Pow(attempts, 4) + 5, 36525 * 86400.0));
 }

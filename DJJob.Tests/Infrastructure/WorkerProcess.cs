@@ -38,8 +38,8 @@ public sealed partial class WorkerProcess : IDisposable
         return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is not built; build DJJob.sln first.", path);
     }
 
-    /// <summary>The worker's name, as it writes it to locked_by.</summary>
-    public string Name => $"host::{Environment.MachineName} pid::{Id}";
+    /// <summary>How the worker's name (its locked_by) starts: PHP's part, before the random worker id.</summary>
+    public string Name => $"host::{Environment.MachineName} pid::{Id} worker::";
 
     public string Output
     {

@@ -9,16 +9,9 @@ internal sealed class DJLogger(TextWriter? output = null, TimeProvider? time = n
 
     public DJLogLevel Level { get; set; } = DJLogLevel.Debug;
 
-    // While a job's output is captured (FailOnOutput), DJJob's own lines still go where they went before: a log line
-    // written meanwhile (a signal arriving, say) must neither be lost nor count as the job's output.
-    private static TextWriter? _beforeCapture;
-
-    public static void BeginCapture(TextWriter original) => Volatile.Write(ref _beforeCapture, original);
-
-    public static void EndCapture() => Volatile.Write(ref _beforeCapture, null);
-
-    // Read per call when none was given, so an application's Console.SetOut still applies.
-    private TextWriter Output => output ?? Volatile.Read(ref _beforeCapture) ?? Console.Out;
+    // Read per call when none was given, so an application's Console.SetOut still applies. A log line written while a
+    // job's output is captured (FailOnOutput) must neither be lost nor count as the job's output.
+    private TextWriter Output => output ?? ConsoleCapture.Out;
 
     public void Log(string message, DJLogLevel level)
     {

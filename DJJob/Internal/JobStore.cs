@@ -64,6 +64,7 @@ internal abstract class JobStore(string table, int retries)
     /// <summary>Runs <paramref name="operation"/> on a fresh connection, reconnecting up to <c>retries</c> times when the server drops it.</summary>
     public T Run<T>(Func<DbConnection, T> operation)
     {
+        Exception? lost = null;
         for (var attempt = 1; attempt <= retries; attempt++)
         {
             using var connection = Open();
@@ -75,13 +76,18 @@ internal abstract class JobStore(string table, int retries)
             {
                 // The connection is gone; the pool must not hand it out again. Try once more on a new one.
                 DiscardPool(connection);
+                lost = e;
             }
             catch (DbException e)
             {
                 throw Explain(e) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{e.Message}]", e);
             }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+                throw new DJException($"DJJob's database call failed: {e.Message}", e);
+            }
         }
-        throw new DJException("DJJob exhausted retries connecting to database");
+        throw new DJUnavailableException("DJJob exhausted retries connecting to database", lost);
     }
 
     protected virtual void DiscardPool(DbConnection connection) { }
@@ -102,7 +108,7 @@ internal abstract class JobStore(string table, int retries)
             // One multi-row INSERT per chunk, all chunks in one transaction: every job goes in, or none.
             using var tx = c.BeginTransaction();
             var inserted = 0;
-            foreach (var chunk in handlers.Chunk(BulkChunkSize))
+            foreach (var chunk in Chunks(handlers))
             {
                 var sql = new StringBuilder($"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES ");
                 var parameters = new DynamicParameters(new { queue, runAt, now });
@@ -118,7 +124,32 @@ internal abstract class JobStore(string table, int retries)
         });
     }
 
-    protected virtual int BulkChunkSize => 500;
+    /// <summary>The most SQL text, in bytes, that one statement may carry.</summary>
+    protected virtual long MaxStatementBytes => long.MaxValue;
+
+    // Up to 500 rows per INSERT, and never more bytes than one statement may carry.
+    private IEnumerable<string[]> Chunks(IReadOnlyList<string> handlers)
+    {
+        var chunk = new List<string>();
+        long bytes = 0;
+        foreach (var handler in handlers)
+        {
+            var size = EscapedBytes(handler) + 64;
+            if (chunk.Count > 0 && (chunk.Count == 500 || bytes + size > MaxStatementBytes))
+            {
+                yield return [.. chunk];
+                chunk.Clear();
+                bytes = 0;
+            }
+            chunk.Add(handler);
+            bytes += size;
+        }
+        if (chunk.Count > 0) yield return [.. chunk];
+    }
+
+    /// <summary>The handler's size on the wire: UTF-8 bytes plus one for each character the driver escapes.</summary>
+    protected static long EscapedBytes(string handler) =>
+        Encoding.UTF8.GetByteCount(handler) + handler.Count(ch => ch is '\\' or '\'' or '"' or '\0');
 
     public JobStatus Status(string queue)
     {

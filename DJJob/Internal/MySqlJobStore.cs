@@ -35,9 +35,13 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
             throw new DJException($"The handler column of `{Table}` is in character set {column.Charset}, which cannot hold every character of this job; " +
                                   "convert the table to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4). Nothing was stored.");
         CheckSize(handler, column.Bytes, $"the handler column of `{Table}`");
-        // The statement carries the handler plus a little SQL; the server refuses packets over max_allowed_packet.
-        CheckSize(handler, column.MaxPacket - 4096, "a statement under the server's max_allowed_packet");
+        // The statement carries the escaped handler plus a little SQL; the server refuses packets over max_allowed_packet.
+        var wire = EscapedBytes(handler);
+        if (wire > MaxStatementBytes)
+            throw new DJException($"The job's handler is {wire} bytes once escaped for the server; one statement holds at most {MaxStatementBytes} (max_allowed_packet {column.MaxPacket}). Nothing was stored.");
     }
+
+    protected override long MaxStatementBytes => Column.MaxPacket - 4096;
 
     protected override DbConnection Open()
     {
@@ -47,7 +51,7 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
         }
         catch (MySqlException e)
         {
-            throw new DJException($"DJJob couldn't connect to the database. MySQL said [{e.Message}]", e);
+            throw new DJUnavailableException($"DJJob couldn't connect to the database. MySQL said [{e.Message}]", e);
         }
     }
 

@@ -48,10 +48,14 @@ internal sealed class SqliteJobStore : JobStore
     // A SQLite file has no connection to lose.
     protected override bool IsConnectionLost(Exception error, DbConnection connection) => false;
 
-    protected override DJException? Explain(DbException error) =>
-        error is SqliteException { SqliteErrorCode: 1 } && error.Message.Contains("no such table", StringComparison.Ordinal)
-            ? new DJException($"DJJob's jobs table `{Table}` does not exist in this database: run DJJob.Install() to create it. SQLite said [{error.Message}]", error)
-            : null;
+    protected override DJException? Explain(DbException error) => error switch
+    {
+        SqliteException { SqliteErrorCode: 1 } when error.Message.Contains("no such table", StringComparison.Ordinal) =>
+            new DJException($"DJJob's jobs table `{Table}` does not exist in this database: run DJJob.Install() to create it. SQLite said [{error.Message}]", error),
+        // SQLITE_BUSY, SQLITE_LOCKED: other writers held the file longer than the busy timeout; worth another try.
+        SqliteException { SqliteErrorCode: 5 or 6 } => new DJUnavailableException($"The SQLite file is busy. SQLite said [{error.Message}]", error),
+        _ => null,
+    };
 
     protected override string InsertReturningIdSql =>
         $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now) RETURNING id";
