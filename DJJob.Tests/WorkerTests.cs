@@ -283,6 +283,7 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     [TestCase("{\"$type\":\"DJJobNet.Tests.Infrastructure.NotAJob, DJJob.Tests\"}", "is not a job")]
     [TestCase("{\"$type\":\"System.IO.FileInfo, System.Private.CoreLib\",\"fileName\":\"/etc/passwd\"}", "is not a job")]
     [TestCase("{\"$type\":\"DJJobNet.Tests.Infrastructure.PayloadJob, DJJob.Tests\",\"Payload\":{\"$type\":\"DJJobNet.Tests.Infrastructure.NotAJob, DJJob.Tests\"}}", "is not a job")]
+    [TestCase("{\"$type\":\"DJJobNet.Tests.WorkerTests+GenericJob`1[[System.IO.FileInfo, System.Private.CoreLib]], DJJob.Tests\",\"Value\":{\"fileName\":\"/etc/passwd\"}}", "generic job")]
     [TestCase("{\"Key\":\"no type tag\"}", "IJob")]
     [TestCase("null", "null")]
     public void ABadHandler_IsAFailureWithAClearError_AndTheWorkerGoesOn(string handler, string reason)
@@ -476,6 +477,20 @@ public sealed class WorkerTests(string driver) : StoreTest(driver)
     public sealed class JobDuringWhichDJJobLogs : IJob
     {
         public void Perform() => Internal.DJLogger.Default.Log("[WORKER] Received SIGTERM... Shutting down", DJLogLevel.Info);
+    }
+
+    public sealed class GenericJob<T> : IJob
+    {
+        public T? Value { get; set; }
+        public void Perform() { }
+    }
+
+    [Test]
+    public void AGenericJobOfAPlainType_RunsNormally()
+    {
+        var id = Enqueue(new GenericJob<int> { Value = 3 });
+        Worker(count: 1).Start();
+        Assert.That(Row(id), Is.Null);
     }
 
     public sealed class SlowJob : IJob

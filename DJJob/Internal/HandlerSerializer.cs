@@ -62,6 +62,9 @@ internal static class HandlerSerializer
             }
             if (type is null) throw new JsonSerializationException($"type '{name}' does not exist");
             CheckJobType(type);
+            // A row must not choose what a generic job builds: Job<FileInfo> would build a FileInfo from JSON.
+            if (type.IsGenericType && !type.GetGenericArguments().All(IsPlain))
+                throw new JsonSerializationException($"type '{type.FullName}' is a generic job with a type argument other than a primitive, string or job type");
             return type;
         }
 
@@ -71,6 +74,11 @@ internal static class HandlerSerializer
             assemblyName = serializedType.Assembly.GetName().Name;
             typeName = serializedType.FullName;
         }
+
+        private static bool IsPlain(Type type) =>
+            type.IsPrimitive || type.IsEnum || typeof(IJob).IsAssignableFrom(type)
+            || type == typeof(string) || type == typeof(decimal) || type == typeof(DateTime) || type == typeof(DateTimeOffset)
+            || type == typeof(TimeSpan) || type == typeof(Guid);
 
         private static void CheckJobType(Type type)
         {
