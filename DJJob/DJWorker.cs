@@ -105,7 +105,14 @@ public sealed class DJWorker
 
         // The job runs on its own thread so that a stop request can be answered while it runs.
         var work = Task.Factory.StartNew(() => Perform(handler), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        Task.WhenAny(work, Task.Delay(Timeout.Infinite, _stop.Token)).Wait();
+        try
+        {
+            work.Wait(_stop.Token); // unregisters from the token when the job ends: nothing piles up job after job
+        }
+        catch (Exception e) when (e is OperationCanceledException or AggregateException)
+        {
+            // Stopped while the job runs, or the job threw: both handled below.
+        }
         if (!work.IsCompleted)
         {
             Log($"[WORKER] waiting up to {_options.ShutdownTimeout.TotalSeconds:0.###} seconds for job::{job.Id} to finish", DJLogLevel.Info);
