@@ -1,6 +1,6 @@
 // The seed's permission.php as a small ASP.NET Core app: "Connect" sends the user to Facebook's OAuth dialog asking for
 // create_event,rsvp_event; /callback checks `state`, exchanges the code and keeps the token; the form schedules an
-// event with Calendar.SendLater(), which a worker (samples/Worker --calendar) posts later.
+// event with Calendar.SendLater(), which a worker (samples/Worker) posts later.
 //
 // Configuration (appsettings.json, or environment variables such as Facebook__AppId):
 //   Facebook:AppId, Facebook:AppSecret (from your app's settings on Facebook; never in source), Facebook:RedirectUri
