@@ -13,6 +13,7 @@ public sealed class DJWorker
     private readonly DJWorkerOptions _options;
     private readonly DJContext _context;
     private readonly CancellationTokenSource _stop = new();
+    private int _databaseFailures; // in a row, for the pause before the next try
 
     /// <summary>Creates a worker on the database given to <see cref="DJJob.Configure(DJJobOptions)"/>.</summary>
     /// <exception cref="DJException">DJJob is not configured.</exception>
@@ -49,14 +50,13 @@ public sealed class DJWorker
             {
                 count++;
                 var lastPoll = count == _options.Count;
-                if (!TryDatabase($"claiming a job on queue::{_options.Queue}", Claim, out var job))
+                if (!TryDatabase($"claiming a job on queue::{_options.Queue}", Claim, out var job, out _))
                 {
                     // A worker that cron starts exits; the next one tries again.
                     if (lastPoll || _options.ExitWhenEmpty) break;
                     Wait(NextDatabasePause());
                     continue;
                 }
-                _databaseFailures = 0;
                 if (job is null)
                 {
                     Log($"[JOB] Failed to get a job, queue::{_options.Queue} may be empty", DJLogLevel.Debug);
@@ -169,39 +169,26 @@ public sealed class DJWorker
     // worker is stopped. Any other database error is logged and returns false.
     private bool Record(ClaimedJob job, Action record)
     {
-        while (true)
+        while (!TryDatabase($"recording the outcome of job::{job.Id}", () => { record(); return true; }, out _, out var error))
         {
-            try
+            if (error is not DJUnavailableException || _stop.IsCancellationRequested)
             {
-                record();
-                _databaseFailures = 0;
-                return true;
+                Log($"[JOB] could not record the outcome of job::{job.Id}; it runs again once its lock is released or expires", DJLogLevel.Error);
+                return false;
             }
-            catch (DJUnavailableException e)
-            {
-                _databaseFailures++;
-                Log($"[JOB] database error while recording the outcome of job::{job.Id}: {e.Message}", DJLogLevel.Error);
-                if (_stop.IsCancellationRequested) break;
-                Wait(NextDatabasePause());
-            }
-            catch (Exception e) when (e is DJException or System.Data.Common.DbException)
-            {
-                Log($"[JOB] database error while recording the outcome of job::{job.Id}: {e.Message}", DJLogLevel.Error);
-                break;
-            }
+            Wait(NextDatabasePause());
         }
-        Log($"[JOB] could not record the outcome of job::{job.Id}; it runs again once its lock is released or expires", DJLogLevel.Error);
-        return false;
+        return true;
     }
 
-    private int _databaseFailures;
-
-    // Runs a database step; on a database error logs what was being done and returns false.
-    private bool TryDatabase<T>(string doing, Func<T> step, out T? result)
+    // Runs a database step; on a database error logs what was being done and returns false with the error.
+    private bool TryDatabase<T>(string doing, Func<T> step, out T? result, out Exception? error)
     {
         try
         {
             result = step();
+            error = null;
+            _databaseFailures = 0;
             return true;
         }
         catch (Exception e) when (e is DJException or System.Data.Common.DbException)
@@ -209,6 +196,7 @@ public sealed class DJWorker
             _databaseFailures++;
             Log($"[JOB] database error while {doing}: {e.Message}", DJLogLevel.Error);
             result = default;
+            error = e;
             return false;
         }
     }

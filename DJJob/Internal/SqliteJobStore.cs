@@ -34,8 +34,8 @@ internal sealed class SqliteJobStore : JobStore
         {
             connection.Open();
             // WAL lets readers and one writer work at once across processes; it is a property of the file, set once.
+            // Waiting for a busy file is Microsoft.Data.Sqlite's own retry, bounded by DefaultTimeout.
             if (Interlocked.Exchange(ref _walSet, 1) == 0) connection.Execute("PRAGMA journal_mode = WAL");
-            connection.Execute("PRAGMA busy_timeout = 30000");
             return connection;
         }
         catch (SqliteException e)
