@@ -1,5 +1,6 @@
 using Dapper;
 using DJJobNet.Tests.Infrastructure;
+using DJJobNet.Internal;
 using MySqlConnector;
 
 namespace DJJobNet.Tests;
@@ -51,6 +52,13 @@ public sealed class MySqlTests() : StoreTest("mysql")
         connection.Query(string.Format(claim, Table), new { now = Now }).AsList();
         var reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
         Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(10), string.Join(", ", reads));
+
+        // A batch of 100 reads about 100 rows, not the 200,000 failed ones.
+        connection.Execute("FLUSH STATUS");
+        connection.Query($"SELECT id FROM `{Table}` WHERE queue = 'default' AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @now) AND attempts < 5 AND (locked_at IS NULL OR locked_by = 'v' OR locked_at < @expiry) ORDER BY run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED",
+            new { now = Now, expiry = Now.AddHours(-4) }).AsList();
+        reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
+        Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(300), string.Join(", ", reads));
     }
 
     [Test]
@@ -309,7 +317,7 @@ public sealed class MySqlTests() : StoreTest("mysql")
     }
 
     [Test]
-    public void WithManyFailedRows_AClaimStillReadsOnlyAFewRows()
+    public async Task WithManyFailedRows_AClaimStillReadsOnlyAFewRows()
     {
         // 200,000 failed rows (doubling INSERT ... SELECT) and 1,000 runnable ones.
         Context.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new CountingJob()), "default", null);
@@ -319,7 +327,7 @@ public sealed class MySqlTests() : StoreTest("mysql")
         Context.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new CountingJob()), "default", null);
         Execute("ANALYZE TABLE `{table}`");
 
-        Assert.That(Store.Claim("default", "w", 5, Now, Now.AddHours(-4)), Is.Not.Null);
+        Assert.That(await Store.ClaimAsync(new ClaimRequest("default", "w", 5, Now, Now.AddHours(-4), 100, []), [], default), Has.Count.EqualTo(100));
         Assert.That(Store.Status("default").Failed, Is.GreaterThanOrEqualTo(200_000));
 
         // The handler counters of our own session say how many rows the claim's SELECT reads.
@@ -329,6 +337,13 @@ public sealed class MySqlTests() : StoreTest("mysql")
             new { now = Now, expiry = Now.AddHours(-4) }).AsList();
         var reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
         Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(10), string.Join(", ", reads));
+
+        // A batch of 100 reads about 100 rows, not the 200,000 failed ones.
+        connection.Execute("FLUSH STATUS");
+        connection.Query($"SELECT id FROM `{Table}` WHERE queue = 'default' AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @now) AND attempts < 5 AND (locked_at IS NULL OR locked_by = 'v' OR locked_at < @expiry) ORDER BY run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED",
+            new { now = Now, expiry = Now.AddHours(-4) }).AsList();
+        reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
+        Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(300), string.Join(", ", reads));
     }
 
     /// <summary>Fails with a message that a latin1 column cannot hold (made at run time, so the handler is plain ASCII).</summary>

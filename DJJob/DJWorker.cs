@@ -1,10 +1,12 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using DJJobNet.Internal;
 
 namespace DJJobNet;
 
 /// <summary>
-/// Takes jobs from one queue and runs them one at a time, as PHP's <c>DJWorker</c>: a success deletes the row, a failure
+/// Takes jobs from one queue and runs them one at a time (or <see cref="DJWorkerOptions.Concurrency"/> at a time), as PHP's <c>DJWorker</c>: a success deletes the row, a failure
 /// is retried with backoff until <see cref="DJWorkerOptions.MaxAttempts"/>, then kept as failed with its error.
 /// </summary>
 /// <example><code>new DJWorker(new DJWorkerOptions { Queue = "default", Count = 0, Sleep = TimeSpan.FromSeconds(5) }).Start();</code></example>
@@ -13,7 +15,9 @@ public sealed class DJWorker
     private readonly DJWorkerOptions _options;
     private readonly DJContext _context;
     private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<long, byte> _held = new(); // claimed and not yet recorded: never claimed again meanwhile
     private int _databaseFailures; // in a row, for the pause before the next try
+    private int _count, _jobCount;
 
     /// <summary>Creates a worker on the database given to <see cref="DJJob.Configure(DJJobOptions)"/>.</summary>
     /// <exception cref="DJException">DJJob is not configured.</exception>
@@ -39,58 +43,132 @@ public sealed class DJWorker
     /// signal arrives; then releases every lock held under <see cref="Name"/> and returns. Database errors are logged and
     /// the worker tries again with a growing pause (1 s, 2 s, 4 s, ... at most 30 s) until the database is back.
     /// </summary>
-    public void Start()
+    /// <remarks>Blocks the calling thread until the worker ends; use <see cref="RunAsync"/> from asynchronous code.</remarks>
+    public void Start() => RunAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Runs the worker as <see cref="Start"/> does, without blocking a thread. Canceling <paramref name="cancellationToken"/>
+    /// is the same as <see cref="Stop"/>: no new job is taken, the running jobs see their token canceled and get
+    /// <see cref="DJWorkerOptions.ShutdownTimeout"/> to end, and the task completes once the locks are released.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
     {
         Log($"[JOB] Starting worker {Name} on queue::{_options.Queue}", DJLogLevel.Info);
         using var signals = _options.HandleSignals ? new SignalHandlers(this) : null;
-        int count = 0, jobCount = 0;
+        using var link = cancellationToken.Register(Stop);
+        var loops = new Task[_options.Concurrency];
+        for (var i = 0; i < loops.Length; i++) loops[i] = Task.Run(LoopAsync, CancellationToken.None);
+        await Task.WhenAll(loops).ConfigureAwait(false);
+        await ReleaseLocksAsync().ConfigureAwait(false);
+        Log($"[JOB] worker shutting down after running {_jobCount} jobs, over {_count} polling iterations", DJLogLevel.Info);
+    }
+
+    /// <summary>Asks the loop to stop after the jobs that are running now, and cancels their token; <see cref="Start"/> then returns.</summary>
+    public void Stop()
+    {
         try
         {
-            while ((_options.Count <= 0 || count < _options.Count) && !_stop.IsCancellationRequested)
+            _stop.Cancel();
+        }
+        catch (AggregateException e)
+        {
+            Log($"[WORKER] a job's cancellation callback threw: {e.InnerException?.Message}", DJLogLevel.Error);
+        }
+    }
+
+    private enum Outcome { Succeeded, Recorded, Abandoned }
+
+    // One loop of the worker: claims a batch, runs its jobs one after another, records each outcome. With Concurrency
+    // above 1, several run side by side; they share the worker's name, counters and the set of jobs it holds.
+    private async Task LoopAsync()
+    {
+        using var thread = new JobThread($"DJWorker {Name}");
+        var claimed = new Queue<ClaimedJob>();
+        var completed = new List<long>(); // succeeded, row not yet deleted
+        var deferredSince = 0L;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
             {
-                count++;
-                var lastPoll = count == _options.Count;
-                if (!TryDatabase($"claiming a job on queue::{_options.Queue}", Claim, out var job, out _))
+                if (claimed.Count == 0)
                 {
-                    // A worker that cron starts exits; the next one tries again.
-                    if (lastPoll || _options.ExitWhenEmpty) break;
-                    Wait(NextDatabasePause());
+                    var iteration = Interlocked.Increment(ref _count);
+                    if (_options.Count > 0 && iteration > _options.Count)
+                    {
+                        Interlocked.Decrement(ref _count);
+                        break;
+                    }
+                    var lastPoll = iteration == _options.Count;
+                    var jobs = await TryDatabaseAsync($"claiming a job on queue::{_options.Queue}", () => Store.ClaimAsync(Request(), completed, CancellationToken.None)).ConfigureAwait(false);
+                    if (jobs is null)
+                    {
+                        // A worker that cron starts exits; the next one tries again.
+                        if (lastPoll || _options.ExitWhenEmpty) break;
+                        await WaitAsync(NextDatabasePause()).ConfigureAwait(false);
+                        continue;
+                    }
+                    Completed(completed);
+                    if (jobs.Count == 0)
+                    {
+                        Log($"[JOB] Failed to get a job, queue::{_options.Queue} may be empty", DJLogLevel.Debug);
+                        if (_options.ExitWhenEmpty || lastPoll) break;
+                        await WaitAsync(_options.Sleep).ConfigureAwait(false);
+                        continue;
+                    }
+                    foreach (var job in jobs)
+                    {
+                        _held.TryAdd(job.Id, 0);
+                        claimed.Enqueue(job);
+                    }
+                }
+
+                var next = claimed.Dequeue();
+                Interlocked.Increment(ref _jobCount);
+                var outcome = await RunJobAsync(next, thread).ConfigureAwait(false);
+                if (outcome == Outcome.Abandoned) break;
+                if (outcome == Outcome.Recorded)
+                {
+                    _held.TryRemove(next.Id, out _);
                     continue;
                 }
-                if (job is null)
-                {
-                    Log($"[JOB] Failed to get a job, queue::{_options.Queue} may be empty", DJLogLevel.Debug);
-                    if (_options.ExitWhenEmpty || lastPoll) break;
-                    Wait(_options.Sleep);
-                    continue;
-                }
-                jobCount++;
-                if (!Run(job)) break;
+                // A success is deleted with the next claim when that comes right away; otherwise now.
+                if (completed.Count == 0) deferredSince = Stopwatch.GetTimestamp();
+                completed.Add(next.Id);
+                var deferLonger = _options.BatchedCompletion && Stopwatch.GetElapsedTime(deferredSince) < TimeSpan.FromSeconds(1);
+                if (claimed.Count > 0 && !deferLonger && await RecordAsync($"recording the outcome of job::{next.Id}", () => Store.CompleteAsync(completed)).ConfigureAwait(false))
+                    Completed(completed);
             }
         }
         catch (Exception e)
         {
             Log($"[JOB] unhandled exception::\"{e.Message}\"", DJLogLevel.Error);
+            Stop();
         }
-        finally
-        {
-            ReleaseLocks();
-        }
-        Log($"[JOB] worker shutting down after running {jobCount} jobs, over {count} polling iterations", DJLogLevel.Info);
+        if (completed.Count > 0 && await RecordAsync("recording the outcome of the last jobs", () => Store.CompleteAsync(completed)).ConfigureAwait(false))
+            Completed(completed);
+        foreach (var job in claimed) _held.TryRemove(job.Id, out _); // released with the worker's other locks
     }
 
-    /// <summary>Asks the loop to stop after the job that is running now; <see cref="Start"/> then returns.</summary>
-    public void Stop() => _stop.Cancel();
-
-    private ClaimedJob? Claim()
+    private ClaimRequest Request()
     {
         var now = Time.GetUtcNow().UtcDateTime;
         var expiry = _options.MaxRunTime < now - DateTime.MinValue ? now - _options.MaxRunTime : DateTime.MinValue;
-        return Store.Claim(_options.Queue, Name, _options.MaxAttempts, now, expiry);
+        return new ClaimRequest(_options.Queue, Name, _options.MaxAttempts, now, expiry, _options.BatchSize, [.. _held.Keys]);
     }
 
-    // Runs one job and records the outcome; false when the worker must stop (the job outlived the shutdown grace period).
-    private bool Run(ClaimedJob job)
+    // The rows of these jobs are deleted: log them, forget them.
+    private void Completed(List<long> completed)
+    {
+        foreach (var id in completed)
+        {
+            _held.TryRemove(id, out _);
+            Log($"[JOB] completed job::{id}", DJLogLevel.Info);
+        }
+        completed.Clear();
+    }
+
+    // Runs one job and records a failure; a success is left for the caller to record.
+    private async Task<Outcome> RunJobAsync(ClaimedJob job, JobThread thread)
     {
         IJob handler;
         try
@@ -99,67 +177,79 @@ public sealed class DJWorker
         }
         catch (Exception e)
         {
-            Fail(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null);
-            return true;
+            await FailAsync(job, $"[JOB] bad handler for job::{job.Id}: {e.Message}", handler: null).ConfigureAwait(false);
+            return Outcome.Recorded;
         }
 
-        // The job runs on its own thread so that a stop request can be answered while it runs.
-        var work = Task.Factory.StartNew(() => Perform(handler), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var work = Perform(handler, thread);
         try
         {
-            work.Wait(_stop.Token); // unregisters from the token when the job ends: nothing piles up job after job
+            await work.WaitAsync(_stop.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or AggregateException)
+        catch (Exception)
         {
             // Stopped while the job runs, or the job threw: both handled below.
         }
         if (!work.IsCompleted)
         {
             Log($"[WORKER] waiting up to {_options.ShutdownTimeout.TotalSeconds:0.###} seconds for job::{job.Id} to finish", DJLogLevel.Info);
-            if (_options.ShutdownTimeout == Timeout.InfiniteTimeSpan) work.ContinueWith(_ => { }).Wait();
-            else Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).Wait();
+            await Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).ConfigureAwait(false);
             if (!work.IsCompleted)
             {
                 // Its lock is released on the way out, so another worker runs it again: at least once, never lost.
                 Log($"[WORKER] job::{job.Id} did not finish within the shutdown timeout; releasing it for another worker", DJLogLevel.Warn);
-                return false;
+                return Outcome.Abandoned;
             }
         }
 
-        switch (work.Exception?.InnerException)
+        Exception? error = null;
+        try
+        {
+            await work.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        switch (error)
         {
             case null:
-                if (Record(job, () => Store.Complete(job.Id))) Log($"[JOB] completed job::{job.Id}", DJLogLevel.Info);
+                return Outcome.Succeeded;
+            case OperationCanceledException when _stop.IsCancellationRequested:
+                // The job heard the stop and gave up: it did not fail, and runs again later.
+                Log($"[WORKER] job::{job.Id} was canceled by the stop; releasing it for another worker", DJLogLevel.Info);
+                await RecordAsync($"releasing job::{job.Id}", () => Store.ReleaseAsync(job.Id, Name)).ConfigureAwait(false);
                 break;
             case DJRetryException retry:
                 var attempts = job.Attempts + 1;
                 var message = $"Caught DJRetryException \"{retry.Message}\" on attempt {attempts}/{_options.MaxAttempts}.";
                 if (attempts >= _options.MaxAttempts)
                 {
-                    Fail(job, $"[JOB] job::{job.Id} {message} Giving up.", handler);
+                    await FailAsync(job, $"[JOB] job::{job.Id} {message} Giving up.", handler).ConfigureAwait(false);
                 }
                 else
                 {
                     Log($"[JOB] job::{job.Id} {message} Try again in {retry.Delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
-                    RecordAttempt(job, attempts, Later(retry.Delay), failedAt: null, retry.Message);
+                    await RecordAttemptAsync(job, attempts, Later(retry.Delay), failedAt: null, retry.Message).ConfigureAwait(false);
                 }
                 break;
             case DJPermanentFailureException permanent:
-                Fail(job, permanent.Message, handler, final: true);
+                await FailAsync(job, permanent.Message, handler, final: true).ConfigureAwait(false);
                 break;
-            case var error:
-                Fail(job, error.Message, handler);
+            default:
+                await FailAsync(job, error.Message, handler).ConfigureAwait(false);
                 break;
         }
-        return true;
+        return Outcome.Recorded;
     }
 
     // Records a failed attempt. Should the error text itself be what the table refuses (a table in a narrower character
     // set, say), the attempt is recorded with the text reduced to ASCII: the attempt must count either way.
-    private void RecordAttempt(ClaimedJob job, int attempts, DateTime? runAt, DateTime? failedAt, string error)
+    private async Task RecordAttemptAsync(ClaimedJob job, int attempts, DateTime? runAt, DateTime? failedAt, string error)
     {
-        if (!Record(job, () => Store.RecordAttempt(job.Id, Name, attempts, runAt, failedAt, error)))
-            Record(job, () => Store.RecordAttempt(job.Id, Name, attempts, runAt, failedAt, Ascii(error)));
+        var doing = $"recording the outcome of job::{job.Id}";
+        if (!await RecordAsync(doing, () => Store.RecordAttemptAsync(job.Id, Name, attempts, runAt, failedAt, error)).ConfigureAwait(false))
+            await RecordAsync(doing, () => Store.RecordAttemptAsync(job.Id, Name, attempts, runAt, failedAt, Ascii(error))).ConfigureAwait(false);
     }
 
     private static string Ascii(string text) =>
@@ -167,61 +257,89 @@ public sealed class DJWorker
 
     // Records a job's outcome. A database that cannot be reached is waited out: the outcome is only given up when the
     // worker is stopped. Any other database error is logged and returns false.
-    private bool Record(ClaimedJob job, Action record)
+    private async Task<bool> RecordAsync(string doing, Func<Task<int>> record)
     {
-        while (!TryDatabase($"recording the outcome of job::{job.Id}", () => { record(); return true; }, out _, out var error))
+        while (true)
         {
-            if (error is not DJUnavailableException || _stop.IsCancellationRequested)
+            try
             {
-                Log($"[JOB] could not record the outcome of job::{job.Id}; it runs again once its lock is released or expires", DJLogLevel.Error);
-                return false;
+                await record().ConfigureAwait(false);
+                Interlocked.Exchange(ref _databaseFailures, 0);
+                return true;
             }
-            Wait(NextDatabasePause());
+            catch (Exception e) when (e is DJException or System.Data.Common.DbException)
+            {
+                DatabaseError(doing, e);
+                if (e is not DJUnavailableException || _stop.IsCancellationRequested)
+                {
+                    Log($"[JOB] gave up {doing}; the job runs again once its lock is released or expires", DJLogLevel.Error);
+                    return false;
+                }
+            }
+            await WaitAsync(NextDatabasePause()).ConfigureAwait(false);
         }
-        return true;
     }
 
-    // Runs a database step; on a database error logs what was being done and returns false with the error.
-    private bool TryDatabase<T>(string doing, Func<T> step, out T? result, out Exception? error)
+    // Runs a database step; on a database error logs what was being done and returns null.
+    private async Task<T?> TryDatabaseAsync<T>(string doing, Func<Task<T>> step) where T : class
     {
         try
         {
-            result = step();
-            error = null;
-            _databaseFailures = 0;
-            return true;
+            var result = await step().ConfigureAwait(false);
+            Interlocked.Exchange(ref _databaseFailures, 0);
+            return result;
         }
         catch (Exception e) when (e is DJException or System.Data.Common.DbException)
         {
-            _databaseFailures++;
-            Log($"[JOB] database error while {doing}: {e.Message}", DJLogLevel.Error);
-            result = default;
-            error = e;
-            return false;
+            DatabaseError(doing, e);
+            return null;
         }
     }
 
-    private TimeSpan NextDatabasePause() => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, _databaseFailures - 1))));
-
-    private void Perform(IJob handler)
+    private void DatabaseError(string doing, Exception e)
     {
-        if (!_options.FailOnOutput)
+        Interlocked.Increment(ref _databaseFailures);
+        Log($"[JOB] database error while {doing}: {e.Message}", DJLogLevel.Error);
+    }
+
+    private TimeSpan NextDatabasePause() => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, Volatile.Read(ref _databaseFailures) - 1))));
+
+    // Starts the job: an IAsyncJob on the thread pool with the stop token, any other on the loop's own thread.
+    private Task Perform(IJob handler, JobThread thread)
+    {
+        var token = _stop.Token;
+        if (handler is IAsyncJob asyncJob)
         {
-            handler.Perform();
-            return;
+            return Task.Run(async () =>
+            {
+                if (!_options.FailOnOutput)
+                {
+                    await asyncJob.PerformAsync(token).ConfigureAwait(false);
+                    return;
+                }
+                ThrowOnOutput(await ConsoleCapture.RunAsync(() => asyncJob.PerformAsync(token)).ConfigureAwait(false));
+            }, CancellationToken.None);
         }
-        var output = ConsoleCapture.Run(handler.Perform);
+        return thread.Run(() =>
+        {
+            if (!_options.FailOnOutput) handler.Perform();
+            else ThrowOnOutput(ConsoleCapture.Run(handler.Perform));
+        });
+    }
+
+    private static void ThrowOnOutput(string output)
+    {
         if (output.Length > 0) throw new DJException($"Job produced unexpected output: {output}");
     }
 
     // Counts the attempt; backs off, or after the last allowed attempt (or a permanent failure) marks the job failed for good.
-    private void Fail(ClaimedJob job, string error, IJob? handler, bool final = false)
+    private async Task FailAsync(ClaimedJob job, string error, IJob? handler, bool final = false)
     {
         var attempts = job.Attempts + 1;
         var now = Time.GetUtcNow().UtcDateTime;
         final |= attempts >= _options.MaxAttempts;
         var delay = final ? TimeSpan.Zero : Backoff(attempts);
-        RecordAttempt(job, attempts, final ? null : Later(delay), final ? now : null, error);
+        await RecordAttemptAsync(job, attempts, final ? null : Later(delay), final ? now : null, error).ConfigureAwait(false);
         Log($"[JOB] failure in job::{job.Id}: {error}", DJLogLevel.Error);
         if (!final)
         {
@@ -261,23 +379,24 @@ public sealed class DJWorker
         return Time.GetUtcNow().UtcDateTime + (delay < TimeSpan.Zero ? TimeSpan.Zero : delay > century ? century : delay);
     }
 
-    private void Wait(TimeSpan delay)
+    // Waits, or less when the worker is stopped.
+    private async Task WaitAsync(TimeSpan delay)
     {
         try
         {
-            Task.Delay(delay, Time, _stop.Token).Wait();
+            await Task.Delay(delay, Time, _stop.Token).ConfigureAwait(false);
         }
-        catch (AggregateException e) when (e.InnerException is TaskCanceledException)
+        catch (OperationCanceledException)
         {
             // Stop() or a signal cut the sleep short.
         }
     }
 
-    private void ReleaseLocks()
+    private async Task ReleaseLocksAsync()
     {
         try
         {
-            var released = Store.ReleaseLocks(Name);
+            var released = await Store.ReleaseLocksAsync(Name).ConfigureAwait(false);
             if (released > 0) Log($"[WORKER] released {released} locks held by {Name}", DJLogLevel.Info);
         }
         catch (Exception e)

@@ -83,6 +83,38 @@ public sealed class DJWorkerOptions
     /// <value>The default is false.</value>
     public bool ExitWhenEmpty { get; set; }
 
+    /// <summary>
+    /// How many jobs one claim takes (one short transaction with <c>FOR UPDATE SKIP LOCKED</c>). The jobs of a batch
+    /// are locked by this worker while they wait their turn, so other workers cannot take them; should the process die,
+    /// they wait for <see cref="MaxRunTime"/> like the job that was running.
+    /// </summary>
+    /// <value>The default is 1, as PHP DJJob: a worker holds only the job it runs. Between 1 and 1,000.</value>
+    public int BatchSize
+    {
+        get;
+        set => field = value is >= 1 and <= 1000 ? value : throw new DJException($"BatchSize must be between 1 and 1000; got {value}.");
+    } = 1;
+
+    /// <summary>
+    /// How many jobs this worker runs at the same time, each in a loop of its own (claims, runs, records). Jobs then run
+    /// in parallel and finish in no fixed order. A synchronous job runs on a thread of its own, never the thread pool's.
+    /// </summary>
+    /// <value>The default is 1. Between 1 and 256.</value>
+    public int Concurrency
+    {
+        get;
+        set => field = value is >= 1 and <= 256 ? value : throw new DJException($"Concurrency must be between 1 and 256; got {value}.");
+    } = 1;
+
+    /// <summary>
+    /// When true, the rows of jobs that succeeded are deleted together, in the commit that claims the next batch (and at
+    /// least once a second), instead of one commit each. What it trades: should the process die or the database be lost
+    /// before that commit, those jobs run again (at least once, as always, but a whole batch of them instead of one).
+    /// Failures are always recorded at once.
+    /// </summary>
+    /// <value>The default is false: each success is committed before the next job starts.</value>
+    public bool BatchedCompletion { get; set; }
+
     /// <summary>When true, SIGTERM and SIGINT stop the worker between jobs, releasing its locks.</summary>
     /// <value>The default is true.</value>
     public bool HandleSignals { get; set; } = true;

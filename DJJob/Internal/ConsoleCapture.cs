@@ -22,6 +22,23 @@ internal static class ConsoleCapture
     /// <summary>Runs <paramref name="action"/> and returns what it wrote to standard output.</summary>
     public static string Run(Action action)
     {
+        using var captured = Begin();
+        action();
+        return captured.ToString();
+    }
+
+    /// <summary>Awaits <paramref name="action"/> and returns what it wrote to standard output, continuations included.</summary>
+    public static async Task<string> RunAsync(Func<Task> action)
+    {
+        using var captured = Begin();
+        await action().ConfigureAwait(false);
+        return captured.ToString();
+    }
+
+    // Routes this execution context's writes to a new capture; disposing it routes them back. AsyncLocal changes made in
+    // an async method are undone when it returns, so the capture never leaks to the caller.
+    private static Capture Begin()
+    {
         lock (Gate)
         {
             // Installed once, and again if the application has since replaced Console.Out.
@@ -32,18 +49,23 @@ internal static class ConsoleCapture
                 _routing = (Console.Out, router);
             }
         }
-        using var captured = new StringWriter();
-        var previous = Current.Value;
-        Current.Value = captured;
-        try
+        return new Capture();
+    }
+
+    private sealed class Capture : IDisposable
+    {
+        private readonly StringWriter _text = new();
+        private readonly StringWriter? _previous = Current.Value;
+
+        public Capture() => Current.Value = _text;
+
+        public override string ToString() => _text.ToString();
+
+        public void Dispose()
         {
-            action();
+            Current.Value = _previous;
+            _text.Dispose();
         }
-        finally
-        {
-            Current.Value = previous;
-        }
-        return captured.ToString();
     }
 
     private sealed class RoutingWriter(TextWriter original) : TextWriter

@@ -12,6 +12,9 @@ internal sealed class ClaimedJob
     public int Attempts { get; init; }
 }
 
+/// <summary>What a worker asks of a claim: which queue, under which name, how many jobs, and which to leave alone.</summary>
+internal sealed record ClaimRequest(string Queue, string Worker, int MaxAttempts, DateTime Now, DateTime LockExpiry, int Limit, IReadOnlyCollection<long> Held);
+
 /// <summary>
 /// The jobs table in one SQL dialect. The statements both dialects share are written here once; a subclass supplies the
 /// connection, the claim and the install script.
@@ -37,6 +40,9 @@ internal abstract class JobStore(string table, int retries)
     /// <summary>Opens a connection; throws <see cref="DJException"/> "DJJob couldn't connect to the database..." when it cannot.</summary>
     protected abstract DbConnection Open();
 
+    /// <inheritdoc cref="Open"/>
+    protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
     /// <summary>True when <paramref name="error"/> means the connection was lost and the statement may be tried on a new one.</summary>
     protected abstract bool IsConnectionLost(Exception error, DbConnection connection);
 
@@ -46,20 +52,27 @@ internal abstract class JobStore(string table, int retries)
     /// <summary>The SQL that inserts one row and returns its id.</summary>
     protected abstract string InsertReturningIdSql { get; }
 
-    /// <summary>Locks the first runnable job of <paramref name="queue"/> for <paramref name="worker"/> and returns it, or null.</summary>
-    public abstract ClaimedJob? Claim(string queue, string worker, int maxAttempts, DateTime now, DateTime lockExpiry);
+    /// <summary>
+    /// In one transaction: deletes the jobs in <paramref name="completed"/> (successes not yet recorded), then locks up to
+    /// <see cref="ClaimRequest.Limit"/> runnable jobs of the queue for the worker, due first, and returns them.
+    /// </summary>
+    public abstract Task<IReadOnlyList<ClaimedJob>> ClaimAsync(ClaimRequest request, IReadOnlyCollection<long> completed, CancellationToken cancellationToken);
 
     /// <summary>Creates the jobs table and its claim index if they are missing.</summary>
     public abstract void Install();
 
+    /// <summary>The connection type an application's transaction must be on to enqueue in it.</summary>
+    protected abstract Type ConnectionType { get; }
+
     // The claim's WHERE clause, the same in both dialects. The index (queue, failed_at, run_at) serves it:
     // queue and failed_at are equalities, run_at a range, and the rest is checked on the few rows read.
-    protected string RunnableWhere =>
+    // A worker may take back a job locked under its own name (its outcome was never recorded), except the jobs it holds now.
+    protected static string RunnableWhere(ClaimRequest request) =>
         """
-        queue = @queue AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @now)
-          AND attempts < @maxAttempts
-          AND (locked_at IS NULL OR locked_by = @worker OR locked_at < @lockExpiry)
-        """;
+        queue = @Queue AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @Now)
+          AND attempts < @MaxAttempts
+          AND (locked_at IS NULL OR locked_by = @Worker OR locked_at < @LockExpiry)
+        """ + (request.Held.Count > 0 ? " AND id NOT IN @Held" : "");
 
     /// <summary>Runs <paramref name="operation"/> on a fresh connection, reconnecting up to <c>retries</c> times when the server drops it.</summary>
     public T Run<T>(Func<DbConnection, T> operation)
@@ -72,22 +85,43 @@ internal abstract class JobStore(string table, int retries)
             {
                 return operation(connection);
             }
-            catch (Exception e) when (e is DbException or IOException or InvalidOperationException && IsConnectionLost(e, connection))
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException)
             {
-                // The connection is gone; the pool must not hand it out again. Try once more on a new one.
-                DiscardPool(connection);
-                lost = e;
-            }
-            catch (DbException e)
-            {
-                throw Explain(e) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{e.Message}]", e);
-            }
-            catch (Exception e) when (e is IOException or InvalidOperationException)
-            {
-                throw new DJException($"DJJob's database call failed: {e.Message}", e);
+                lost = Lost(e, connection);
             }
         }
         throw new DJUnavailableException("DJJob exhausted retries connecting to database", lost);
+    }
+
+    /// <inheritdoc cref="Run{T}"/>
+    public async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> operation, CancellationToken cancellationToken = default)
+    {
+        Exception? lost = null;
+        for (var attempt = 1; attempt <= retries; attempt++)
+        {
+            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await operation(connection).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException)
+            {
+                lost = Lost(e, connection);
+            }
+        }
+        throw new DJUnavailableException("DJJob exhausted retries connecting to database", lost);
+    }
+
+    // Returns the error when the connection is gone (the statement is tried once more on a new one); throws it, explained, otherwise.
+    private Exception Lost(Exception error, DbConnection connection)
+    {
+        if (IsConnectionLost(error, connection))
+        {
+            DiscardPool(connection); // the pool must not hand the dead connection out again
+            return error;
+        }
+        if (error is DbException db) throw Explain(db) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{db.Message}]", db);
+        throw new DJException($"DJJob's database call failed: {error.Message}", error);
     }
 
     protected virtual void DiscardPool(DbConnection connection) { }
@@ -95,39 +129,109 @@ internal abstract class JobStore(string table, int retries)
     public long Enqueue(string handler, string queue, DateTime runAt, DateTime now)
     {
         CheckHandler(handler);
-        return Run(c => c.ExecuteScalar<long>(InsertReturningIdSql,
-            new { handler, queue, runAt, now }));
+        return Run(c => c.ExecuteScalar<long>(InsertReturningIdSql, new { handler, queue, runAt, now }));
+    }
+
+    public Task<long> EnqueueAsync(string handler, string queue, DateTime runAt, DateTime now, CancellationToken cancellationToken)
+    {
+        CheckHandler(handler);
+        return RunAsync(c => c.ExecuteScalarAsync<long>(new CommandDefinition(InsertReturningIdSql, new { handler, queue, runAt, now }, cancellationToken: cancellationToken)), cancellationToken);
+    }
+
+    /// <summary>
+    /// Inserts a job on the application's own connection and transaction: it exists only if that transaction commits.
+    /// Not retried: a lost connection has lost the transaction too.
+    /// </summary>
+    public async Task<long> EnqueueInAsync(DbTransaction transaction, string handler, string queue, DateTime runAt, DateTime now, CancellationToken cancellationToken)
+    {
+        var connection = CheckTransaction(transaction);
+        CheckHandler(handler);
+        try
+        {
+            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(InsertReturningIdSql, new { handler, queue, runAt, now }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            throw Explain(e) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{e.Message}]", e);
+        }
+    }
+
+    /// <inheritdoc cref="EnqueueInAsync"/>
+    public long EnqueueIn(DbTransaction transaction, string handler, string queue, DateTime runAt, DateTime now)
+    {
+        var connection = CheckTransaction(transaction);
+        CheckHandler(handler);
+        try
+        {
+            return connection.ExecuteScalar<long>(InsertReturningIdSql, new { handler, queue, runAt, now }, transaction);
+        }
+        catch (DbException e)
+        {
+            throw Explain(e) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{e.Message}]", e);
+        }
+    }
+
+    private DbConnection CheckTransaction(DbTransaction transaction)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        var connection = transaction.Connection
+            ?? throw new DJException("The transaction given to Enqueue has already been committed or rolled back.");
+        if (!ConnectionType.IsInstanceOfType(connection))
+            throw new DJException($"DJJob is configured for {Driver}, so the transaction must be on a {ConnectionType.Name}; got a {connection.GetType().Name}.");
+        return connection;
     }
 
     public int BulkEnqueue(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now)
     {
-        if (handlers.Count == 0) return 0;
-        foreach (var handler in handlers) CheckHandler(handler);
+        var statements = BulkInserts(handlers, queue, runAt, now);
+        if (statements.Count == 0) return 0;
         return Run(c =>
         {
-            // One multi-row INSERT per chunk, all chunks in one transaction: every job goes in, or none.
+            // All chunks in one transaction: every job goes in, or none.
             using var tx = c.BeginTransaction();
-            var inserted = 0;
-            foreach (var chunk in Chunks(handlers))
-            {
-                var sql = new StringBuilder($"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES ");
-                var parameters = new DynamicParameters(new { queue, runAt, now });
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    sql.Append(i == 0 ? "" : ",").Append($"(@h{i}, @queue, @runAt, @now)");
-                    parameters.Add($"h{i}", chunk[i]);
-                }
-                inserted += c.Execute(sql.ToString(), parameters, tx);
-            }
+            var inserted = statements.Sum(s => c.Execute(s.Sql, s.Parameters, tx));
             tx.Commit();
             return inserted;
         });
     }
 
+    public async Task<int> BulkEnqueueAsync(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now, CancellationToken cancellationToken)
+    {
+        var statements = BulkInserts(handlers, queue, runAt, now);
+        if (statements.Count == 0) return 0;
+        return await RunAsync(async c =>
+        {
+            await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var inserted = 0;
+            foreach (var s in statements)
+                inserted += await c.ExecuteAsync(new CommandDefinition(s.Sql, s.Parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return inserted;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    // One multi-row INSERT per chunk of up to 500 rows, never more bytes than one statement may carry.
+    private List<(string Sql, DynamicParameters Parameters)> BulkInserts(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now)
+    {
+        foreach (var handler in handlers) CheckHandler(handler);
+        var statements = new List<(string, DynamicParameters)>();
+        foreach (var chunk in Chunks(handlers))
+        {
+            var sql = new StringBuilder($"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES ");
+            var parameters = new DynamicParameters(new { queue, runAt, now });
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                sql.Append(i == 0 ? "" : ",").Append($"(@h{i}, @queue, @runAt, @now)");
+                parameters.Add($"h{i}", chunk[i]);
+            }
+            statements.Add((sql.ToString(), parameters));
+        }
+        return statements;
+    }
+
     /// <summary>The most SQL text, in bytes, that one statement may carry.</summary>
     protected virtual long MaxStatementBytes => long.MaxValue;
 
-    // Up to 500 rows per INSERT, and never more bytes than one statement may carry.
     private IEnumerable<string[]> Chunks(IReadOnlyList<string> handlers)
     {
         var chunk = new List<string>();
@@ -151,23 +255,28 @@ internal abstract class JobStore(string table, int retries)
     protected static long EscapedBytes(string handler) =>
         Encoding.UTF8.GetByteCount(handler) + handler.Count(ch => ch is '\\' or '\'' or '"' or '\0');
 
-    public JobStatus Status(string queue)
-    {
-        var row = Run(c => c.QuerySingle<(long Total, long Failed, long Locked)>(
-            $"SELECT COUNT(*), COUNT(failed_at), COUNT(locked_at) FROM `{Table}` WHERE queue = @queue", new { queue }));
-        return new JobStatus(row.Total - row.Locked - row.Failed, row.Locked, row.Failed, row.Total);
-    }
+    private string StatusSql => $"SELECT COUNT(*), COUNT(failed_at), COUNT(locked_at) FROM `{Table}` WHERE queue = @queue";
 
-    public void Complete(long id) =>
-        Run(c => c.Execute($"DELETE FROM `{Table}` WHERE id = @id", new { id }));
+    private static JobStatus ToStatus((long Total, long Failed, long Locked) row) =>
+        new(row.Total - row.Locked - row.Failed, row.Locked, row.Failed, row.Total);
+
+    public JobStatus Status(string queue) =>
+        ToStatus(Run(c => c.QuerySingle<(long, long, long)>(StatusSql, new { queue })));
+
+    public async Task<JobStatus> StatusAsync(string queue, CancellationToken cancellationToken) =>
+        ToStatus(await RunAsync(c => c.QuerySingleAsync<(long, long, long)>(new CommandDefinition(StatusSql, new { queue }, cancellationToken: cancellationToken)), cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Deletes the rows of jobs that succeeded.</summary>
+    public Task<int> CompleteAsync(IReadOnlyCollection<long> ids) =>
+        RunAsync(c => c.ExecuteAsync($"DELETE FROM `{Table}` WHERE id IN @ids", new { ids }));
 
     /// <summary>
     /// Records a failed attempt and releases the lock in one statement. <paramref name="runAt"/> null keeps run_at;
     /// <paramref name="failedAt"/> set marks the job failed for good. Only our own lock is released: when the lock expired
     /// and another worker holds the job, its lock stays.
     /// </summary>
-    public void RecordAttempt(long id, string worker, int attempts, DateTime? runAt, DateTime? failedAt, string? error) =>
-        Run(c => c.Execute(
+    public Task<int> RecordAttemptAsync(long id, string worker, int attempts, DateTime? runAt, DateTime? failedAt, string? error) =>
+        RunAsync(c => c.ExecuteAsync(
             $"""
             UPDATE `{Table}` SET attempts = @attempts, run_at = COALESCE(@runAt, run_at), failed_at = @failedAt,
               error = @error, locked_at = NULL, locked_by = NULL
@@ -175,8 +284,12 @@ internal abstract class JobStore(string table, int retries)
             """,
             new { id, worker, attempts, runAt, failedAt, error = Truncate(error) }));
 
-    public int ReleaseLocks(string worker) =>
-        Run(c => c.Execute($"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE locked_by = @worker", new { worker }));
+    /// <summary>Releases one job that did not run to the end (the worker stopped), without counting an attempt.</summary>
+    public Task<int> ReleaseAsync(long id, string worker) =>
+        RunAsync(c => c.ExecuteAsync($"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE id = @id AND locked_by = @worker", new { id, worker }));
+
+    public Task<int> ReleaseLocksAsync(string worker) =>
+        RunAsync(c => c.ExecuteAsync($"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE locked_by = @worker", new { worker }));
 
     /// <summary>Reads an embedded install script with the table name filled in.</summary>
     protected string Script(string name)

@@ -51,9 +51,23 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
         }
         catch (MySqlException e)
         {
-            throw new DJUnavailableException($"DJJob couldn't connect to the database. MySQL said [{e.Message}]", e);
+            throw CannotConnect(e);
         }
     }
+
+    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException e)
+        {
+            throw CannotConnect(e);
+        }
+    }
+
+    private static DJUnavailableException CannotConnect(MySqlException e) => new($"DJJob couldn't connect to the database. MySQL said [{e.Message}]", e);
 
     protected override bool IsConnectionLost(Exception error, DbConnection connection) =>
         connection.State != ConnectionState.Open
@@ -74,24 +88,72 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
     protected override string InsertReturningIdSql =>
         $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now); SELECT LAST_INSERT_ID();";
 
-    public override ClaimedJob? Claim(string queue, string worker, int maxAttempts, DateTime now, DateTime lockExpiry) =>
-        Run(c =>
+    /// <summary>
+    /// Whether the server has <c>SKIP LOCKED</c> (MySQL 8.0.1+, MariaDB 10.6+): read from the server's version at the
+    /// first claim unless set. Without it, claims take the optimistic path that PHP DJJob takes.
+    /// </summary>
+    internal bool? SkipLocked { get; set; }
+
+    protected override Type ConnectionType => typeof(MySqlConnection);
+
+    public override Task<IReadOnlyList<ClaimedJob>> ClaimAsync(ClaimRequest request, IReadOnlyCollection<long> completed, CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<ClaimedJob>>(async c =>
         {
-            // One short transaction: read the first runnable row, skipping rows another worker is claiming right now,
-            // and mark it ours. READ COMMITTED takes no gap locks, so enqueues are never held up by a claim.
-            using var tx = c.BeginTransaction(IsolationLevel.ReadCommitted);
-            var job = c.QuerySingleOrDefault<ClaimedJob>(
-                $"""
-                SELECT id AS Id, handler AS Handler, attempts AS Attempts FROM `{Table}`
-                WHERE {RunnableWhere}
-                ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
-                """,
-                new { queue, worker, maxAttempts, now, lockExpiry }, tx);
-            if (job is not null)
-                c.Execute($"UPDATE `{Table}` SET locked_at = @now, locked_by = @worker WHERE id = @Id", new { now, worker, job.Id }, tx);
-            tx.Commit();
-            return job;
-        });
+            var skipLocked = SkipLocked ??= HasSkipLocked(c.ServerVersion);
+            // One short transaction. READ COMMITTED takes no gap locks, so enqueues are never held up by a claim.
+            await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            // The successes of the last jobs are deleted in the same commit that claims the next ones.
+            var delete = completed.Count > 0 ? $"DELETE FROM `{Table}` WHERE id IN @completed;\n" : "";
+            var parameters = new DynamicParameters(request);
+            parameters.Add("completed", completed);
+            List<ClaimedJob> jobs;
+            if (skipLocked)
+            {
+                // Read the first runnable rows, skipping rows another worker is claiming right now, and mark them ours.
+                jobs = (await c.QueryAsync<ClaimedJob>(new CommandDefinition(
+                    $"""
+                    {delete}SELECT id AS Id, handler AS Handler, attempts AS Attempts FROM `{Table}`
+                    WHERE {RunnableWhere(request)}
+                    ORDER BY run_at, id LIMIT {request.Limit} FOR UPDATE SKIP LOCKED
+                    """, parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                if (jobs.Count > 0)
+                    await c.ExecuteAsync(new CommandDefinition(
+                        $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids",
+                        new { request.Now, request.Worker, ids = jobs.Select(j => j.Id) }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            else
+            {
+                // Without SKIP LOCKED: read candidates without locking, lock those still runnable (a row another worker
+                // took meanwhile no longer matches once its claim commits), and read back the rows that are now ours.
+                var ids = (await c.QueryAsync<long>(new CommandDefinition(
+                    $"{delete}SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
+                    parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                jobs = [];
+                if (ids.Count > 0)
+                {
+                    parameters.Add("ids", ids);
+                    var locked = await c.ExecuteAsync(new CommandDefinition(
+                        $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids AND {RunnableWhere(request)}",
+                        parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                    if (locked > 0)
+                        jobs = (await c.QueryAsync<ClaimedJob>(new CommandDefinition(
+                            $"SELECT id AS Id, handler AS Handler, attempts AS Attempts FROM `{Table}` WHERE id IN @ids AND locked_by = @Worker ORDER BY run_at, id",
+                            parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                }
+            }
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return jobs;
+        }, cancellationToken);
+
+    // "8.0.36", "10.11.6-MariaDB-0+deb12u1", "5.5.5-10.11.6-MariaDB" (the old replication prefix).
+    internal static bool HasSkipLocked(string version)
+    {
+        var mariaDb = version.Contains("MariaDB", StringComparison.OrdinalIgnoreCase);
+        if (mariaDb && version.StartsWith("5.5.5-", StringComparison.Ordinal)) version = version[6..];
+        var numbers = version.Split('.', '-').Take(3).Select(part => int.TryParse(part, out var n) ? n : 0).ToArray();
+        var parsed = new Version(numbers.ElementAtOrDefault(0), numbers.ElementAtOrDefault(1), numbers.ElementAtOrDefault(2));
+        return parsed >= (mariaDb ? new Version(10, 6, 0) : new Version(8, 0, 1));
+    }
 
     public override void Install() =>
         Run(c =>

@@ -27,6 +27,9 @@ internal sealed class SqliteJobStore : JobStore
 
     protected override void CheckHandler(string handler) => CheckSize(handler, 1_000_000_000, "a SQLite value"); // SQLITE_MAX_LENGTH
 
+    // Microsoft.Data.Sqlite opens synchronously either way.
+    protected override Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => Task.FromResult(Open());
+
     protected override DbConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -60,16 +63,30 @@ internal sealed class SqliteJobStore : JobStore
     protected override string InsertReturningIdSql =>
         $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now) RETURNING id";
 
-    // SQLite takes the file's write lock at the start of a writing statement, so the sub-select and the update are
-    // one atomic step: two workers can never claim the same row.
-    public override ClaimedJob? Claim(string queue, string worker, int maxAttempts, DateTime now, DateTime lockExpiry) =>
-        Run(c => c.QuerySingleOrDefault<ClaimedJob>(
-            $"""
-            UPDATE `{Table}` SET locked_at = @now, locked_by = @worker
-            WHERE id = (SELECT id FROM `{Table}` WHERE {RunnableWhere} ORDER BY run_at, id LIMIT 1)
-            RETURNING id AS Id, handler AS Handler, attempts AS Attempts
-            """,
-            new { queue, worker, maxAttempts, now, lockExpiry }));
+    protected override Type ConnectionType => typeof(SqliteConnection);
+
+    // A transaction from Microsoft.Data.Sqlite begins IMMEDIATE: it holds the file's write lock from its first statement,
+    // so two workers can never claim the same row.
+    public override Task<IReadOnlyList<ClaimedJob>> ClaimAsync(ClaimRequest request, IReadOnlyCollection<long> completed, CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<ClaimedJob>>(async c =>
+        {
+            await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            if (completed.Count > 0)
+                await c.ExecuteAsync(new CommandDefinition($"DELETE FROM `{Table}` WHERE id IN @completed", new { completed }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var ids = (await c.QueryAsync<long>(new CommandDefinition(
+                $"SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
+                request, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            IReadOnlyList<ClaimedJob> jobs = [];
+            if (ids.Count > 0)
+            {
+                var claimed = (await c.QueryAsync<ClaimedJob>(new CommandDefinition(
+                    $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids RETURNING id AS Id, handler AS Handler, attempts AS Attempts",
+                    new { request.Now, request.Worker, ids }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToDictionary(j => j.Id);
+                jobs = [.. ids.Select(id => claimed[id])]; // due order
+            }
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return jobs;
+        }, cancellationToken);
 
     public override void Install() => Run(c => c.Execute(Script("sqlite.sql")));
 }
