@@ -8,7 +8,9 @@ namespace DJJobNet.Tests;
 /// <summary>The Calendar job against a local Graph API on 127.0.0.1, and run by a worker on both stores.</summary>
 [TestFixture("mysql")]
 [TestFixture("sqlite")]
-public sealed class CalendarTests(string driver) : StoreTest(driver)
+[TestFixture("mysql", "fastest")]
+[TestFixture("sqlite", "fastest")]
+public sealed class CalendarTests(string driver, string settings = "default") : StoreTest(driver, settings)
 {
     private const string Secret = "app-secret-never-stored";
     private LocalGraph _graph = null!;

@@ -6,12 +6,14 @@ namespace DJJobNet.Tests;
 /// <summary>Real worker processes: signals, and several workers on one table.</summary>
 [TestFixture("mysql")]
 [TestFixture("sqlite")]
-public sealed class ProcessTests(string driver) : StoreTest(driver)
+[TestFixture("mysql", "fastest")]
+[TestFixture("sqlite", "fastest")]
+public sealed class ProcessTests(string driver, string settings = "default") : StoreTest(driver, settings)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     private string[] Args(params string[] more) =>
-        [.. IsMySql ? new[] { "--mysql", ConnectionString } : ["--sqlite", SqlitePath], "--table", Table, "--no-demo", .. more];
+        [.. IsMySql ? new[] { "--mysql", ConnectionString } : ["--sqlite", SqlitePath], "--table", Table, "--no-demo", .. Fastest ? FastestFlags : [], .. more];
 
     private long EnqueueNow(IJob job) => Context.Enqueue(job, "default", DateTimeOffset.UtcNow.AddSeconds(-1));
 

@@ -16,6 +16,7 @@ public sealed class DJWorker
     private readonly DJContext _context;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<long, byte> _held = new(); // claimed and not yet recorded: never claimed again meanwhile
+    private readonly SemaphoreSlim _claiming = new(1, 1); // one claim at a time, so each sees the jobs the others hold
     private int _databaseFailures; // in a row, for the pause before the next try
     private int _count, _jobCount;
 
@@ -99,7 +100,7 @@ public sealed class DJWorker
                         break;
                     }
                     var lastPoll = iteration == _options.Count;
-                    var jobs = await TryDatabaseAsync($"claiming a job on queue::{_options.Queue}", () => Store.ClaimAsync(Request(), completed, CancellationToken.None)).ConfigureAwait(false);
+                    var jobs = await ClaimAsync(completed).ConfigureAwait(false);
                     if (jobs is null)
                     {
                         // A worker that cron starts exits; the next one tries again.
@@ -115,11 +116,7 @@ public sealed class DJWorker
                         await WaitAsync(_options.Sleep).ConfigureAwait(false);
                         continue;
                     }
-                    foreach (var job in jobs)
-                    {
-                        _held.TryAdd(job.Id, 0);
-                        claimed.Enqueue(job);
-                    }
+                    foreach (var job in jobs) claimed.Enqueue(job);
                 }
 
                 var next = claimed.Dequeue();
@@ -149,11 +146,24 @@ public sealed class DJWorker
         foreach (var job in claimed) _held.TryRemove(job.Id, out _); // released with the worker's other locks
     }
 
-    private ClaimRequest Request()
+    // Deletes the completed jobs and claims the next batch. The loops of one worker share its name, and a worker may take
+    // back a job locked under its name: so they claim one at a time, each excluding the jobs the others hold.
+    private async Task<IReadOnlyList<ClaimedJob>?> ClaimAsync(List<long> completed)
     {
-        var now = Time.GetUtcNow().UtcDateTime;
-        var expiry = _options.MaxRunTime < now - DateTime.MinValue ? now - _options.MaxRunTime : DateTime.MinValue;
-        return new ClaimRequest(_options.Queue, Name, _options.MaxAttempts, now, expiry, _options.BatchSize, [.. _held.Keys]);
+        await _claiming.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var now = Time.GetUtcNow().UtcDateTime;
+            var expiry = _options.MaxRunTime < now - DateTime.MinValue ? now - _options.MaxRunTime : DateTime.MinValue;
+            var request = new ClaimRequest(_options.Queue, Name, _options.MaxAttempts, now, expiry, _options.BatchSize, [.. _held.Keys]);
+            var jobs = await TryDatabaseAsync($"claiming a job on queue::{_options.Queue}", () => Store.ClaimAsync(request, completed, CancellationToken.None)).ConfigureAwait(false);
+            foreach (var job in jobs ?? []) _held.TryAdd(job.Id, 0);
+            return jobs;
+        }
+        finally
+        {
+            _claiming.Release();
+        }
     }
 
     // The rows of these jobs are deleted: log them, forget them.

@@ -24,10 +24,22 @@ public sealed class JobRow
 
 /// <summary>
 /// Base of the fixtures that run against both stores: each test gets its own freshly installed jobs table, a fake clock
-/// and a captured log. The MySQL half fails (never skips) when no server can be had.
+/// and a captured log. The MySQL half fails (never skips) when no server can be had. Fixtures given the settings
+/// "fastest" run their workers with the fastest settings the README documents.
 /// </summary>
-public abstract class StoreTest(string driver)
+public abstract class StoreTest(string driver, string settings = "default")
 {
+    /// <summary>The README's fastest settings, as options and as the sample worker's flags.</summary>
+    internal static void ApplyFastest(DJWorkerOptions options)
+    {
+        options.BatchSize = 100;
+        options.BatchedCompletion = true;
+    }
+
+    internal static readonly string[] FastestFlags = ["--batch-size", "100", "--batched-completion"];
+
+    protected bool Fastest => settings == "fastest";
+
     private static int _tables;
     private string? _mysqlDatabase;
     private string? _sqliteDir;
@@ -95,6 +107,7 @@ public abstract class StoreTest(string driver)
     internal DJWorker Worker(int count = 1, DJWorkerOptions? options = null, string? name = null)
     {
         options ??= new DJWorkerOptions { Sleep = TimeSpan.Zero };
+        if (Fastest) ApplyFastest(options);
         options.Count = count;
         options.HandleSignals = false;
         options.TimeProvider = Clock;

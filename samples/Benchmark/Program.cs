@@ -4,7 +4,10 @@
 //   dotnet run -c Release --project samples/Benchmark -- --mysql "Server=127.0.0.1;Database=djjob_bench;User ID=...;Password=..."
 //
 // Options: --mysql <connection string> (or DJJOB_MYSQL; the database must exist and may be written to),
-// --backlogs 1000,10000,100000, --out bench-results.json.
+// --backlogs 1000,10000,100000, --rounds 3, --out bench-results.json.
+//
+// Each figure is measured in every round, right after its floor, so that a disk or a neighbour that slows down for a
+// while slows both; the table gives the median of the rounds and the median of the per-round ratios.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -13,13 +16,15 @@ using MySqlConnector;
 
 var mysql = Environment.GetEnvironmentVariable("DJJOB_MYSQL");
 var backlogs = new[] { 1_000, 10_000, 100_000 };
+var rounds = 3;
 var outFile = "bench-results.json";
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--mysql": mysql = args[++i]; break;
-        case "--backlogs": backlogs = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+        case "--backlogs": backlogs = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+        case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--out": outFile = args[++i]; break;
         default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
     }
@@ -34,10 +39,18 @@ const string Table = "bench_jobs";
 DJJob.Configure(mysql, Table);
 DJJob.SetLogLevel(DJLogLevel.Critical);
 DJJob.Install();
-var handler = JsonSerializer.Serialize(new { type = "noop" }); // the floor stores a handler of the same size class
-var figures = new List<(string Key, string Name, double Value, string Unit, string? Floor)>();
+var handler = DJJobNet.Samples.Benchmark.Noop.Handler; // the floor stores a handler of the same size
+var samples = new Dictionary<string, List<double>>();
+var figures = new List<(string Key, string Name, string Unit, string? Floor, string Target, Func<double, double?, bool> Meets)>();
 
-void Add(string key, string name, double value, string unit, string? floor = null) => figures.Add((key, name, value, unit, floor));
+void Figure(string key, string name, string unit, string? floor = null, string target = "", Func<double, double?, bool>? meets = null) =>
+    figures.Add((key, name, unit, floor, target, meets ?? ((_, _) => true)));
+
+void Sample(string key, double value)
+{
+    if (!samples.TryGetValue(key, out var list)) samples[key] = list = [];
+    list.Add(value);
+}
 
 MySqlConnection Open()
 {
@@ -71,6 +84,13 @@ void RawFill(int count)
     }
 }
 
+void Fill(int backlog)
+{
+    Truncate();
+    for (var done = 0; done < backlog; done += 10_000)
+        DJJob.BulkEnqueue(Enumerable.Range(0, Math.Min(10_000, backlog - done)).Select(_ => new DJJobNet.Samples.Benchmark.Noop()));
+}
+
 double PerSecond(int count, Action action)
 {
     var watch = Stopwatch.StartNew();
@@ -78,32 +98,20 @@ double PerSecond(int count, Action action)
     return count / watch.Elapsed.TotalSeconds;
 }
 
-// 1. The floor.
-const int inserts = 2_000;
-Truncate();
-Add("floor_insert_per_s", "floor: single-row INSERT", PerSecond(inserts, () =>
-{
-    using var c = Open();
-    for (var i = 0; i < inserts; i++)
-        Exec(c, $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@h, 'default', @now, @now)", null, ("@h", handler), ("@now", DateTime.UtcNow));
-}), "/s");
-
-Truncate();
-Add("floor_multirow_insert_per_s", "floor: multi-row INSERT (1,000 rows)", PerSecond(10_000, () => RawFill(10_000)), "/s");
-
 const string ClaimSql = "SELECT id FROM `bench_jobs` WHERE queue = 'default' AND failed_at IS NULL AND run_at <= @now ORDER BY run_at, id LIMIT {0} FOR UPDATE SKIP LOCKED";
-double FloorDrain(int jobs, int batch)
+// Claims and deletes `jobs` jobs, `batch` at a time, one commit per batch, on one connection.
+double FloorDrain(int backlog, int jobs, int batch)
 {
     Truncate();
-    RawFill(jobs);
+    RawFill(backlog);
     return PerSecond(jobs, () =>
     {
         using var c = Open();
-        while (true)
+        for (var done = 0; done < jobs; done += batch)
         {
             using var tx = c.BeginTransaction(System.Data.IsolationLevel.ReadCommitted);
             var ids = new List<long>();
-            using (var cmd = new MySqlCommand(string.Format(CultureInfo.InvariantCulture, ClaimSql, batch), c, tx))
+            using (var cmd = new MySqlCommand(string.Format(CultureInfo.InvariantCulture, ClaimSql, Math.Min(batch, jobs - done)), c, tx))
             {
                 cmd.Parameters.AddWithValue("@now", DateTime.UtcNow);
                 using var reader = cmd.ExecuteReader();
@@ -115,81 +123,127 @@ double FloorDrain(int jobs, int batch)
         }
     });
 }
-const int drainJobs = 10_000;
-var floorOne = FloorDrain(drainJobs, 1);
-Add("floor_one_commit_per_job_per_s", "floor: claim one + delete, one commit", floorOne, "/s");
-var floorBatch = FloorDrain(drainJobs, 100);
-Add("floor_batch_100_per_s", "floor: claim 100 (SKIP LOCKED) + one DELETE", floorBatch, "/s");
 
-// 2. DJJob.
-Truncate();
-Add("enqueue_per_s", "DJJob.Enqueue", PerSecond(inserts, () =>
+// Runs a worker until it has run `jobs` jobs of the backlog (all of them when jobs == backlog).
+double Drain(int backlog, int jobs, Func<DJWorkerOptions> settings)
 {
-    for (var i = 0; i < inserts; i++) DJJob.Enqueue(new NoopJob());
-}), "/s", "floor_insert_per_s");
-
-Truncate();
-Add("bulk_enqueue_per_s", "DJJob.BulkEnqueue (1,000 per call)", PerSecond(10_000, () =>
-{
-    for (var i = 0; i < 10; i++) DJJob.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new NoopJob()));
-}), "/s", "floor_multirow_insert_per_s");
-
-long peakMemory = 0;
-foreach (var backlog in backlogs)
-{
-    Truncate();
-    for (var done = 0; done < backlog; done += 10_000)
-        DJJob.BulkEnqueue(Enumerable.Range(0, Math.Min(10_000, backlog - done)).Select(_ => new NoopJob()));
-    var rate = PerSecond(backlog, () =>
-        new DJWorker(new DJWorkerOptions { ExitWhenEmpty = true, Sleep = TimeSpan.Zero, HandleSignals = false }).Start());
-    Add($"drain_default_{backlog}_per_s", $"DJWorker default, backlog {backlog:N0}", rate, "/s", "floor_one_commit_per_job_per_s");
-    Process.GetCurrentProcess().Refresh();
-    peakMemory = Math.Max(peakMemory, Process.GetCurrentProcess().PeakWorkingSet64);
+    Fill(backlog);
+    var options = settings();
+    options.Sleep = TimeSpan.Zero;
+    options.HandleSignals = false;
+    if (jobs == backlog) options.ExitWhenEmpty = true;
+    else options.Count = jobs / options.BatchSize;
+    return PerSecond(jobs, () => new DJWorker(options).Start());
 }
-Add("worker_peak_memory_mb", $"process peak memory after backlog {backlogs.Max():N0}", peakMemory / 1024.0 / 1024.0, "MB");
+
+// The settings the README documents as the fastest.
+DJWorkerOptions Fastest() => new() { BatchSize = 100, BatchedCompletion = true };
+
+const int inserts = 2_000, multiRow = 10_000, oneCommitJobs = 5_000;
+Figure("floor_insert_per_s", "floor: single-row INSERT", "/s");
+Figure("enqueue_per_s", "DJJob.Enqueue", "/s", "floor_insert_per_s", ">= 0.8", (_, r) => r >= 0.8);
+Figure("floor_multirow_insert_per_s", "floor: multi-row INSERT (1,000 rows)", "/s");
+Figure("bulk_enqueue_per_s", "DJJob.BulkEnqueue (1,000 per call)", "/s", "floor_multirow_insert_per_s", ">= 0.5", (_, r) => r >= 0.5);
+Figure("floor_one_commit_per_job_per_s", "floor: claim one + delete, one commit", "/s");
+foreach (var b in backlogs)
+    Figure($"drain_default_{b}_per_s", $"DJWorker default, backlog {b:N0}", "/s", "floor_one_commit_per_job_per_s", ">= 0.8", (_, r) => r >= 0.8);
+Figure("floor_batch_100_per_s", "floor: claim 100 (SKIP LOCKED) + one DELETE", "/s");
+foreach (var b in backlogs)
+    Figure($"drain_fastest_{b}_per_s", $"DJWorker fastest, backlog {b:N0}", "/s", "floor_batch_100_per_s", ">= 0.5", (_, r) => r >= 0.5);
+
+for (var round = 1; round <= rounds; round++)
+{
+    Console.Error.WriteLine($"round {round}/{rounds}...");
+    Truncate();
+    Sample("floor_insert_per_s", PerSecond(inserts, () =>
+    {
+        using var c = Open();
+        for (var i = 0; i < inserts; i++)
+            Exec(c, $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@h, 'default', @now, @now)", null, ("@h", handler), ("@now", DateTime.UtcNow));
+    }));
+    Truncate();
+    Sample("enqueue_per_s", PerSecond(inserts, () =>
+    {
+        for (var i = 0; i < inserts; i++) DJJob.Enqueue(new DJJobNet.Samples.Benchmark.Noop());
+    }));
+
+    Truncate();
+    Sample("floor_multirow_insert_per_s", PerSecond(multiRow, () => RawFill(multiRow)));
+    Truncate();
+    Sample("bulk_enqueue_per_s", PerSecond(multiRow, () =>
+    {
+        for (var i = 0; i < multiRow / 1000; i++) DJJob.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new DJJobNet.Samples.Benchmark.Noop()));
+    }));
+
+    // The default worker commits each success before the next job starts: its floor is one commit per job. At large
+    // backlogs it runs the first jobs of the backlog (the rate at that backlog), not all of them.
+    Sample("floor_one_commit_per_job_per_s", FloorDrain(oneCommitJobs, oneCommitJobs, 1));
+    foreach (var b in backlogs)
+        Sample($"drain_default_{b}_per_s", Drain(b, Math.Min(b, oneCommitJobs), () => new DJWorkerOptions()));
+
+    Sample("floor_batch_100_per_s", FloorDrain(10_000, 10_000, 100));
+    foreach (var b in backlogs)
+        Sample($"drain_fastest_{b}_per_s", Drain(b, b, Fastest));
+}
+
+// Flat as the backlog grows.
+if (backlogs.Length > 1)
+{
+    foreach (var mode in new[] { "default", "fastest" })
+    {
+        var key = $"drain_{mode}_flatness";
+        Figure(key, $"DJWorker {mode}: rate at {backlogs.Max():N0} / rate at {backlogs.Min():N0}", "x", null, ">= 0.8", (v, _) => v >= 0.8);
+        for (var r = 0; r < rounds; r++)
+            Sample(key, samples[$"drain_{mode}_{backlogs.Max()}_per_s"][r] / samples[$"drain_{mode}_{backlogs.Min()}_per_s"][r]);
+    }
+}
+
+// Memory: the process's peak working set, after a worker ran every job of the largest backlog (the fastest drains).
+Process.GetCurrentProcess().Refresh();
+Figure("worker_peak_memory_mb", $"process peak memory (worker ran {backlogs.Max():N0} jobs)", "MB", null, "< 150", (v, _) => v < 150);
+Sample("worker_peak_memory_mb", Process.GetCurrentProcess().PeakWorkingSet64 / 1024.0 / 1024.0);
 
 // Pickup latency: an idle worker polling every 100 ms; jobs enqueued one at a time, 30 ms apart.
 Truncate();
-NoopJob.Latencies.Clear();
+DJJobNet.Samples.Benchmark.Noop.Latencies.Clear();
 var idle = new DJWorker(new DJWorkerOptions { Sleep = TimeSpan.FromMilliseconds(100), HandleSignals = false });
 var running = Task.Run(idle.Start);
 Thread.Sleep(300);
-for (var i = 0; i < 200; i++)
+const int pickups = 300;
+for (var i = 0; i < pickups; i++)
 {
-    DJJob.Enqueue(new NoopJob { EnqueuedAt = DateTime.UtcNow.Ticks });
+    DJJob.Enqueue(new DJJobNet.Samples.Benchmark.Noop { EnqueuedAt = DateTime.UtcNow.Ticks });
     Thread.Sleep(30);
 }
 var deadline = DateTime.UtcNow.AddSeconds(30);
-while (NoopJob.Latencies.Count < 200 && DateTime.UtcNow < deadline) Thread.Sleep(50);
+while (DJJobNet.Samples.Benchmark.Noop.Latencies.Count < pickups && DateTime.UtcNow < deadline) Thread.Sleep(50);
 idle.Stop();
 running.Wait();
-var latencies = NoopJob.Latencies.Order().ToArray();
+var latencies = DJJobNet.Samples.Benchmark.Noop.Latencies.Order().ToArray();
 double Percentile(double p) => latencies.Length == 0 ? double.NaN : latencies[(int)Math.Min(latencies.Length - 1, Math.Ceiling(p * latencies.Length) - 1)];
-Add("pickup_latency_p50_ms", "pickup latency p50 (sleep 100 ms)", Percentile(0.50), "ms");
-Add("pickup_latency_p99_ms", "pickup latency p99 (sleep 100 ms)", Percentile(0.99), "ms");
+Figure("pickup_latency_p50_ms", "pickup latency p50 (sleep 100 ms)", "ms");
+Figure("pickup_latency_p99_ms", "pickup latency p99 (sleep 100 ms)", "ms", null, "< 200", (v, _) => v < 200);
+Sample("pickup_latency_p50_ms", Percentile(0.50));
+Sample("pickup_latency_p99_ms", Percentile(0.99));
 Truncate();
 
 // The table, and the JSON.
-var byKey = figures.ToDictionary(f => f.Key, f => f.Value);
-Console.WriteLine($"{"figure",-52} {"value",12} {"unit",-4} {"ratio to floor",14}");
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
+var json = new Dictionary<string, double>();
+Console.WriteLine($"{"figure",-58} {"value",10} {"unit",-4} {"ratio to floor",14} {"target",8} {"met",4}");
 foreach (var f in figures)
 {
-    var ratio = f.Floor is null ? "" : (f.Value / byKey[f.Floor]).ToString("0.00", CultureInfo.InvariantCulture);
-    Console.WriteLine($"{f.Name,-52} {f.Value,12:0.0} {f.Unit,-4} {ratio,14}");
+    var value = Median(samples[f.Key]);
+    double? ratio = f.Floor is null ? null : Median(samples[f.Key].Zip(samples[f.Floor], (v, floor) => v / floor));
+    json[f.Key] = Math.Round(value, 2);
+    if (ratio is not null) json[f.Key.Replace("_per_s", "", StringComparison.Ordinal) + "_ratio_to_floor"] = Math.Round(ratio.Value, 3);
+    var met = f.Target.Length == 0 ? "" : f.Meets(value, ratio) ? "yes" : "NO";
+    Console.WriteLine($"{f.Name,-58} {value,10:0.0} {f.Unit,-4} {ratio?.ToString("0.00", CultureInfo.InvariantCulture) ?? "",14} {f.Target,8} {met,4}");
 }
-File.WriteAllText(outFile, JsonSerializer.Serialize(byKey, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"figures written to {Path.GetFullPath(outFile)}");
+File.WriteAllText(outFile, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"{rounds} rounds; medians. Figures written to {Path.GetFullPath(outFile)}");
 return 0;
-
-/// <summary>The benchmark's job: does nothing, or records how long after its enqueue it started.</summary>
-public sealed class NoopJob : IJob
-{
-    public static readonly System.Collections.Concurrent.ConcurrentBag<double> Latencies = [];
-
-    public long EnqueuedAt { get; set; }
-
-    public void Perform()
-    {
-        if (EnqueuedAt != 0) Latencies.Add(TimeSpan.FromTicks(DateTime.UtcNow.Ticks - EnqueuedAt).TotalMilliseconds);
-    }
-}

@@ -5,7 +5,8 @@
 //
 // Options: --mysql <connection string> (or DJJOB_MYSQL), --sqlite <file>, --until-empty (exit once nothing is
 // runnable, for cron), --no-demo (enqueue nothing), --table <jobs table>, --queue <name>, --sleep <seconds>,
-// --count <polls>, --max-run-time <seconds>, --shutdown-timeout <seconds>.
+// --count <polls>, --max-run-time <seconds>, --shutdown-timeout <seconds>, --batch-size <jobs>, --concurrency <jobs>,
+// --batched-completion.
 //
 // Calendar jobs (DJJob.Calendar) run when the Graph settings are given in the environment: FACEBOOK_APP_SECRET
 // (for appsecret_proof), and optionally FACEBOOK_GRAPH_URL and FACEBOOK_API_VERSION. With FACEBOOK_ACCESS_TOKEN set
@@ -36,11 +37,15 @@ try
             case "--count": options.Count = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
             case "--max-run-time": options.MaxRunTime = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
             case "--shutdown-timeout": options.ShutdownTimeout = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)); break;
+            case "--batch-size": options.BatchSize = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--concurrency": options.Concurrency = int.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--batched-completion": options.BatchedCompletion = true; break;
             case "--help" or "-h":
                 Console.WriteLine("""
                     usage: Worker [--mysql <connection string> | --sqlite <file>] [--table <name>] [--queue <name>]
                                   [--sleep <seconds>] [--count <polls>] [--until-empty] [--no-demo]
                                   [--max-run-time <seconds>] [--shutdown-timeout <seconds>]
+                                  [--batch-size <jobs>] [--concurrency <jobs>] [--batched-completion]
                     Without --mysql (or DJJOB_MYSQL) the jobs live in the SQLite file djjob-sample.db.
                     """);
                 return 0;
