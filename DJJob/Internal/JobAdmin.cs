@@ -41,6 +41,14 @@ internal sealed class JobAdmin(JobStore store, TimeProvider? time = null)
     /// <summary>Creates the jobs table and its index when they are missing.</summary>
     public void Install() => store.Install();
 
+    /// <summary>True when the jobs table exists in the database the store connects to.</summary>
+    public bool TableExists() =>
+        store.Run(c => c.ExecuteScalar<long>(
+            store.Driver == "sqlite"
+                ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @Table"
+                : "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = @Table",
+            new { Table })) > 0;
+
     /// <summary>Counts per queue, ordered by queue; <paramref name="queue"/> set: that queue alone, with zeros when it has no job.</summary>
     public IReadOnlyList<QueueStatus> Status(string? queue = null)
     {
@@ -77,9 +85,12 @@ internal sealed class JobAdmin(JobStore store, TimeProvider? time = null)
             ? JobOutcome.Done
             : Missing(id);
 
-    /// <summary>Retries every failed job (of <paramref name="queue"/>, when set) in chunks; reports each chunk's count; returns the total.</summary>
-    public long RetryAll(string? queue, int chunkSize, Action<int>? progress = null) =>
-        InChunks(queue, chunkSize, progress, $"UPDATE `{Table}` SET {RetrySet} WHERE id IN @ids AND failed_at IS NOT NULL");
+    /// <summary>
+    /// Retries every failed job (of <paramref name="queue"/>, when set) in chunks; reports each chunk's count; returns the
+    /// total. <paramref name="stop"/> ends it between two chunks.
+    /// </summary>
+    public long RetryAll(string? queue, int chunkSize, Action<int>? progress = null, CancellationToken stop = default) =>
+        InChunks(queue, chunkSize, progress, stop, $"UPDATE `{Table}` SET {RetrySet} WHERE id IN @ids AND failed_at IS NOT NULL");
 
     /// <summary>Deletes a job if it failed; a job that has not failed is left alone.</summary>
     public JobOutcome Delete(long id) =>
@@ -87,9 +98,12 @@ internal sealed class JobAdmin(JobStore store, TimeProvider? time = null)
             ? JobOutcome.Done
             : Missing(id);
 
-    /// <summary>Deletes every failed job (of <paramref name="queue"/>, when set) in chunks; reports each chunk's count; returns the total.</summary>
-    public long DeleteAllFailed(string? queue, int chunkSize, Action<int>? progress = null) =>
-        InChunks(queue, chunkSize, progress, $"DELETE FROM `{Table}` WHERE id IN @ids AND failed_at IS NOT NULL");
+    /// <summary>
+    /// Deletes every failed job (of <paramref name="queue"/>, when set) in chunks; reports each chunk's count; returns the
+    /// total. <paramref name="stop"/> ends it between two chunks.
+    /// </summary>
+    public long DeleteAllFailed(string? queue, int chunkSize, Action<int>? progress = null, CancellationToken stop = default) =>
+        InChunks(queue, chunkSize, progress, stop, $"DELETE FROM `{Table}` WHERE id IN @ids AND failed_at IS NOT NULL");
 
     /// <summary>Clears the locks held under exactly <paramref name="worker"/>; returns how many.</summary>
     public int ReleaseWorker(string worker) => store.ReleaseLocks(worker);
@@ -123,13 +137,13 @@ internal sealed class JobAdmin(JobStore store, TimeProvider? time = null)
 
     // Walks the failed jobs that exist now, in id order, one short statement per chunk: a long run never holds a big
     // lock, and a job that fails again while it runs (a higher id, or one already done) is not taken twice.
-    private long InChunks(string? queue, int chunkSize, Action<int>? progress, string statement)
+    private long InChunks(string? queue, int chunkSize, Action<int>? progress, CancellationToken stop, string statement)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         var last = store.Run(c => c.ExecuteScalar<long?>($"SELECT MAX(id) FROM `{Table}` WHERE failed_at IS NOT NULL {QueueFilter(queue, "AND")}", new { queue }));
         if (last is null) return 0;
         long done = 0, after = 0;
-        while (true)
+        while (!stop.IsCancellationRequested)
         {
             var ids = store.Run(c => c.Query<long>(
                 $"""
@@ -143,6 +157,7 @@ internal sealed class JobAdmin(JobStore store, TimeProvider? time = null)
             progress?.Invoke(changed);
             after = ids[^1];
         }
+        return done;
     }
 
     /// <summary>The job's type from the handler's <c>$type</c>, without its assembly; read, never instantiated.</summary>
