@@ -271,13 +271,23 @@ internal static class Cli
 
             try
             {
+                if (!Console.Profile.Capabilities.Ansi)
+                {
+                    // Piped to a file or a log: no cursor to move, so each refresh is written below the last.
+                    while (true)
+                    {
+                        Console.Write(View());
+                        Console.WriteLine();
+                        Task.Delay(interval, _host.Time, _host.Cancel).GetAwaiter().GetResult();
+                    }
+                }
                 Console.Live(View()).StartAsync(async context =>
                 {
                     while (true)
                     {
+                        context.Refresh(); // at once: a terminal that is not interactive shows each refresh as it comes
                         await Task.Delay(interval, _host.Time, _host.Cancel).ConfigureAwait(false);
                         context.UpdateTarget(View());
-                        context.Refresh();
                     }
                 }).GetAwaiter().GetResult();
             }
