@@ -139,9 +139,10 @@ internal static class Cli
                     Console.MarkupLine(name is null ? "No failed jobs." : $"No failed jobs in queue {Markup.Escape(name)}.");
                     return Ok;
                 }
+                // Numbers and times never wrap; on a narrow terminal the type and the error do.
                 var table = new Table().Border(TableBorder.Rounded)
-                    .AddColumn(new TableColumn("Id").RightAligned()).AddColumn("Queue").AddColumn(new TableColumn("Attempts").RightAligned())
-                    .AddColumn("Failed at (UTC)").AddColumn("Type").AddColumn("Error");
+                    .AddColumn(new TableColumn("Id").RightAligned().NoWrap()).AddColumn("Queue").AddColumn(new TableColumn("Attempts").RightAligned().NoWrap())
+                    .AddColumn(new TableColumn("Failed at (UTC)").NoWrap()).AddColumn("Type").AddColumn("Error");
                 foreach (var job in jobs)
                 {
                     table.AddRow(Cell(job.Id), new Text(job.Queue), Cell(job.Attempts),
