@@ -44,29 +44,8 @@ public static class DJJob
     /// <param name="jobsTable">The jobs table.</param>
     /// <param name="retries">Tries of a statement when the server drops the connection (see <see cref="DJJobOptions.Retries"/>).</param>
     /// <exception cref="DJException">The string is invalid, names no user, or <paramref name="jobsTable"/> is not a plain identifier.</exception>
-    public static void Configure(string connectionString, string jobsTable = "jobs", int retries = 3)
-    {
-        ArgumentNullException.ThrowIfNull(connectionString);
-        retries = new DJJobOptions { Retries = retries }.Retries; // the same check as the options form
-        const string sqlite = "sqlite:", mysql = "mysql:";
-        if (connectionString.StartsWith(sqlite, StringComparison.OrdinalIgnoreCase))
-        {
-            Use(new SqliteJobStore(connectionString[sqlite.Length..], jobsTable, retries));
-            return;
-        }
-        if (connectionString.StartsWith(mysql, StringComparison.OrdinalIgnoreCase)) connectionString = connectionString[mysql.Length..];
-        MySqlConnectionStringBuilder builder;
-        try
-        {
-            builder = new MySqlConnectionStringBuilder(connectionString);
-        }
-        catch (ArgumentException e)
-        {
-            throw new DJException($"Invalid MySQL connection string: {e.Message}", e);
-        }
-        if (string.IsNullOrEmpty(builder.UserID)) throw new DJException("Please provide the database user in the connection string (User ID=...).");
-        Use(new MySqlJobStore(new MySqlDataSource(builder.ConnectionString), jobsTable, retries));
-    }
+    public static void Configure(string connectionString, string jobsTable = "jobs", int retries = 3) =>
+        Use(StoreFactory.FromConnectionString(connectionString, jobsTable, retries));
 
     /// <summary>Uses the application's own MySQL data source, as PHP's <c>DJJob::setConnection($pdo)</c>.</summary>
     public static void SetConnection(MySqlDataSource dataSource, string jobsTable = "jobs", int retries = 3)

@@ -288,8 +288,13 @@ internal abstract class JobStore(string table, int retries)
     public Task<int> ReleaseAsync(long id, string worker) =>
         RunAsync(c => c.ExecuteAsync($"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE id = @id AND locked_by = @worker", new { id, worker }));
 
-    public Task<int> ReleaseLocksAsync(string worker) =>
-        RunAsync(c => c.ExecuteAsync($"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE locked_by = @worker", new { worker }));
+    private string ReleaseLocksSql => $"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE locked_by = @worker";
+
+    /// <summary>Clears every lock held under exactly <paramref name="worker"/>; returns how many.</summary>
+    public Task<int> ReleaseLocksAsync(string worker) => RunAsync(c => c.ExecuteAsync(ReleaseLocksSql, new { worker }));
+
+    /// <inheritdoc cref="ReleaseLocksAsync"/>
+    public int ReleaseLocks(string worker) => Run(c => c.Execute(ReleaseLocksSql, new { worker }));
 
     /// <summary>Reads an embedded install script with the table name filled in.</summary>
     protected string Script(string name)
