@@ -101,7 +101,7 @@ public static class DJJob
                 throw new DJException($"Invalid connection option '{key}': {e.Message}", e);
             }
         }
-        return new MySqlJobStore(new MySqlDataSource(builder.ConnectionString), options.JobsTable, options.Retries);
+        return new MySqlJobStore(MySqlJobStore.OwnDataSource(builder), options.JobsTable, options.Retries);
     }
 
     private static void Use(JobStore store) => Volatile.Write(ref _context, new DJContext(store, DJLogger.Default));

@@ -10,6 +10,17 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
 {
     public override string Driver => "mysql";
 
+    /// <summary>
+    /// A data source of DJJob's own, from <see cref="DJJob.Configure(DJJobOptions)"/>. Only DJJob uses its connections
+    /// and it leaves no session state behind, so a pooled connection is not reset on reuse (a round trip per statement
+    /// saved) unless the connection string asks for it.
+    /// </summary>
+    public static MySqlDataSource OwnDataSource(MySqlConnectionStringBuilder builder)
+    {
+        if (!builder.ContainsKey("ConnectionReset")) builder.ConnectionReset = false;
+        return new MySqlDataSource(builder.ConnectionString);
+    }
+
     private HandlerColumn? _column;
 
     private sealed record HandlerColumn(long Bytes, string? Charset, long MaxPacket);

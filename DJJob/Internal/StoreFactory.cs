@@ -32,6 +32,6 @@ internal static class StoreFactory
             throw new DJException($"Invalid MySQL connection string: {e.Message}", e);
         }
         if (string.IsNullOrEmpty(builder.UserID)) throw new DJException("Please provide the database user in the connection string (User ID=...).");
-        return new MySqlJobStore(new MySqlDataSource(builder.ConnectionString), jobsTable, retries);
+        return new MySqlJobStore(MySqlJobStore.OwnDataSource(builder), jobsTable, retries);
     }
 }
