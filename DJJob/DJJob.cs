@@ -1,4 +1,6 @@
+using System.Data.Common;
 using DJJobNet.Internal;
+using Microsoft.Extensions.Logging;
 using MySqlConnector;
 
 namespace DJJobNet;
@@ -77,6 +79,63 @@ public static class DJJob
 
     /// <summary>Counts the jobs of <paramref name="queue"/>: outstanding, locked, failed and total.</summary>
     public static JobStatus Status(string queue = "default") => Context.Store.Status(Sql.ValidQueue(queue));
+
+    /// <inheritdoc cref="Enqueue(IJob, string, DateTimeOffset?)"/>
+    /// <param name="job">The job; its public state is stored as JSON.</param>
+    /// <param name="queue">The queue a worker must serve to run it.</param>
+    /// <param name="runAt">The earliest instant to run it.</param>
+    /// <param name="cancellationToken">Cancels the insert.</param>
+    public static Task<long> EnqueueAsync(IJob job, string queue = "default", DateTimeOffset? runAt = null, CancellationToken cancellationToken = default) =>
+        Context.EnqueueAsync(job, queue, runAt, cancellationToken);
+
+    /// <inheritdoc cref="BulkEnqueue(IEnumerable{IJob}, string, DateTimeOffset?)"/>
+    /// <param name="jobs">The jobs.</param>
+    /// <param name="queue">The queue a worker must serve to run them.</param>
+    /// <param name="runAt">The earliest instant to run them.</param>
+    /// <param name="cancellationToken">Cancels the inserts (none is kept).</param>
+    public static Task<int> BulkEnqueueAsync(IEnumerable<IJob> jobs, string queue = "default", DateTimeOffset? runAt = null, CancellationToken cancellationToken = default) =>
+        Context.BulkEnqueueAsync(jobs, queue, runAt, cancellationToken);
+
+    /// <inheritdoc cref="Status(string)"/>
+    /// <param name="queue">The queue.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    public static Task<JobStatus> StatusAsync(string queue = "default", CancellationToken cancellationToken = default) =>
+        Context.Store.StatusAsync(Sql.ValidQueue(queue), cancellationToken);
+
+    /// <summary>
+    /// Stores a job in the application's own open transaction, on the configured database: the job exists only if that
+    /// transaction commits, and no worker sees it before. Returns its id.
+    /// </summary>
+    /// <param name="transaction">A transaction on a <c>MySqlConnection</c> (driver mysql) or a <c>SqliteConnection</c>
+    /// (driver sqlite) to the database that holds the jobs table.</param>
+    /// <param name="job">The job; its public state is stored as JSON.</param>
+    /// <param name="queue">The queue a worker must serve to run it.</param>
+    /// <param name="runAt">The earliest instant to run it.</param>
+    /// <exception cref="DJException">The transaction is on another kind of connection, is finished, or the insert failed.</exception>
+    /// <example><code>
+    /// await using var tx = await connection.BeginTransactionAsync();
+    /// await connection.ExecuteAsync("INSERT INTO orders ...", order, tx);
+    /// DJJob.EnqueueInTransaction(tx, new SendReceipt { OrderId = order.Id });
+    /// await tx.CommitAsync(); // the order and its job, or neither
+    /// </code></example>
+    public static long EnqueueInTransaction(DbTransaction transaction, IJob job, string queue = "default", DateTimeOffset? runAt = null) =>
+        Context.EnqueueIn(transaction, job, queue, runAt);
+
+    /// <inheritdoc cref="EnqueueInTransaction(DbTransaction, IJob, string, DateTimeOffset?)"/>
+    /// <param name="transaction">A transaction on the database that holds the jobs table.</param>
+    /// <param name="job">The job.</param>
+    /// <param name="queue">The queue.</param>
+    /// <param name="runAt">The earliest instant to run it.</param>
+    /// <param name="cancellationToken">Cancels the insert.</param>
+    public static Task<long> EnqueueInTransactionAsync(DbTransaction transaction, IJob job, string queue = "default", DateTimeOffset? runAt = null, CancellationToken cancellationToken = default) =>
+        Context.EnqueueInAsync(transaction, job, queue, runAt, cancellationToken);
+
+    /// <summary>
+    /// Sends DJJob's log (worker and enqueue messages, with PHP DJJob's wording) to <paramref name="loggerFactory"/>,
+    /// under the category <c>DJJob</c>; null goes back to PHP DJJob's plain console lines. <see cref="SetLogLevel"/>
+    /// filters the console lines only: a logger factory has its own filters.
+    /// </summary>
+    public static void SetLoggerFactory(ILoggerFactory? loggerFactory) => DJLogger.Default.Factory = loggerFactory;
 
     private static MySqlJobStore MySqlStore(DJJobOptions options)
     {

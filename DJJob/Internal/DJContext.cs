@@ -16,6 +16,43 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         return id;
     }
 
+    public async Task<long> EnqueueAsync(IJob job, string queue, DateTimeOffset? runAt, CancellationToken cancellationToken)
+    {
+        var handler = HandlerSerializer.Serialize(job);
+        var now = Time.GetUtcNow().UtcDateTime;
+        var id = await Store.EnqueueAsync(handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now, cancellationToken).ConfigureAwait(false);
+        Log.Log($"[JOB] enqueued job::{id} on queue::{queue}", DJLogLevel.Debug);
+        return id;
+    }
+
+    public async Task<long> EnqueueInAsync(System.Data.Common.DbTransaction transaction, IJob job, string queue, DateTimeOffset? runAt, CancellationToken cancellationToken)
+    {
+        var handler = HandlerSerializer.Serialize(job);
+        var now = Time.GetUtcNow().UtcDateTime;
+        var id = await Store.EnqueueInAsync(transaction, handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now, cancellationToken).ConfigureAwait(false);
+        Log.Log($"[JOB] enqueued job::{id} on queue::{queue} in the application's transaction", DJLogLevel.Debug);
+        return id;
+    }
+
+    public long EnqueueIn(System.Data.Common.DbTransaction transaction, IJob job, string queue, DateTimeOffset? runAt)
+    {
+        var handler = HandlerSerializer.Serialize(job);
+        var now = Time.GetUtcNow().UtcDateTime;
+        var id = Store.EnqueueIn(transaction, handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now);
+        Log.Log($"[JOB] enqueued job::{id} on queue::{queue} in the application's transaction", DJLogLevel.Debug);
+        return id;
+    }
+
+    public async Task<int> BulkEnqueueAsync(IEnumerable<IJob> jobs, string queue, DateTimeOffset? runAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var handlers = jobs.Select(HandlerSerializer.Serialize).ToList();
+        var now = Time.GetUtcNow().UtcDateTime;
+        var inserted = await Store.BulkEnqueueAsync(handlers, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now, cancellationToken).ConfigureAwait(false);
+        Log.Log($"[JOB] enqueued {inserted} jobs on queue::{queue}", DJLogLevel.Debug);
+        return inserted;
+    }
+
     public int BulkEnqueue(IEnumerable<IJob> jobs, string queue, DateTimeOffset? runAt)
     {
         ArgumentNullException.ThrowIfNull(jobs);
