@@ -19,6 +19,15 @@ public static class DJJob
 {
     private static DJContext? _context;
 
+    /// <summary>
+    /// The name of DJJob's <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/>:
+    /// give it to OpenTelemetry's <c>AddMeter</c> and <c>AddSource</c>. Metrics: <c>djjob.jobs.enqueued</c>,
+    /// <c>djjob.jobs.completed</c>, <c>djjob.jobs.retried</c>, <c>djjob.jobs.failed</c> (counters),
+    /// <c>djjob.job.duration</c> (histogram, seconds) and <c>djjob.queue.depth</c> (gauge); each job runs in an activity
+    /// <c>DJJob perform</c>.
+    /// </summary>
+    public const string TelemetryName = "DJJob";
+
     internal static DJContext Context =>
         Volatile.Read(ref _context) ?? throw new DJException("DJJob is not configured: call DJJob.Configure(...) first.");
 

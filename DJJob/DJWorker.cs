@@ -54,14 +54,15 @@ public sealed class DJWorker
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
-        Log($"[JOB] Starting worker {Name} on queue::{_options.Queue}", DJLogLevel.Info);
+        Internal.Log.WorkerStarting(Logger, Name, _options.Queue);
+        using var depth = Telemetry.Serve(Store, _options.Queue);
         using var signals = _options.HandleSignals ? new SignalHandlers(this) : null;
         using var link = cancellationToken.Register(Stop);
         var loops = new Task[_options.Concurrency];
         for (var i = 0; i < loops.Length; i++) loops[i] = Task.Run(LoopAsync, CancellationToken.None);
         await Task.WhenAll(loops).ConfigureAwait(false);
         await ReleaseLocksAsync().ConfigureAwait(false);
-        Log($"[JOB] worker shutting down after running {_jobCount} jobs, over {_count} polling iterations", DJLogLevel.Info);
+        Internal.Log.WorkerShuttingDown(Logger, _jobCount, _count);
     }
 
     /// <summary>Asks the loop to stop after the jobs that are running now, and cancels their token; <see cref="Start"/> then returns.</summary>
@@ -111,7 +112,7 @@ public sealed class DJWorker
                     Completed(completed);
                     if (jobs.Count == 0)
                     {
-                        Log($"[JOB] Failed to get a job, queue::{_options.Queue} may be empty", DJLogLevel.Debug);
+                        Internal.Log.NoJob(Logger, _options.Queue);
                         if (_options.ExitWhenEmpty || lastPoll) break;
                         await WaitAsync(_options.Sleep).ConfigureAwait(false);
                         continue;
@@ -172,8 +173,9 @@ public sealed class DJWorker
         foreach (var id in completed)
         {
             _held.TryRemove(id, out _);
-            Log($"[JOB] completed job::{id}", DJLogLevel.Info);
+            Internal.Log.Completed(Logger, id);
         }
+        Telemetry.Completed.Add(completed.Count, Telemetry.QueueTag(_options.Queue));
         completed.Clear();
     }
 
@@ -191,6 +193,12 @@ public sealed class DJWorker
             return Outcome.Recorded;
         }
 
+        using var activity = Telemetry.Source.StartActivity("DJJob perform", ActivityKind.Consumer);
+        activity?.SetTag("djjob.job.id", job.Id);
+        activity?.SetTag("djjob.job.type", handler.GetType().FullName);
+        activity?.SetTag("djjob.queue", _options.Queue);
+        activity?.SetTag("djjob.attempt", job.Attempts + 1);
+        var started = Stopwatch.GetTimestamp();
         var work = Perform(handler, thread);
         try
         {
@@ -202,12 +210,12 @@ public sealed class DJWorker
         }
         if (!work.IsCompleted)
         {
-            Log($"[WORKER] waiting up to {_options.ShutdownTimeout.TotalSeconds:0.###} seconds for job::{job.Id} to finish", DJLogLevel.Info);
+            Internal.Log.WaitingForJob(Logger, Seconds(_options.ShutdownTimeout), job.Id);
             await Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).ConfigureAwait(false);
             if (!work.IsCompleted)
             {
                 // Its lock is released on the way out, so another worker runs it again: at least once, never lost.
-                Log($"[WORKER] job::{job.Id} did not finish within the shutdown timeout; releasing it for another worker", DJLogLevel.Warn);
+                Internal.Log.Abandoned(Logger, job.Id);
                 return Outcome.Abandoned;
             }
         }
@@ -221,25 +229,33 @@ public sealed class DJWorker
         {
             error = e;
         }
+        var outcome = error switch
+        {
+            null => "succeeded",
+            OperationCanceledException when _stop.IsCancellationRequested => "released",
+            _ => "failed",
+        };
+        Telemetry.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, Telemetry.QueueTag(_options.Queue), new("djjob.outcome", outcome));
+        if (error is not null) activity?.SetStatus(ActivityStatusCode.Error, error.Message);
         switch (error)
         {
             case null:
                 return Outcome.Succeeded;
             case OperationCanceledException when _stop.IsCancellationRequested:
                 // The job heard the stop and gave up: it did not fail, and runs again later.
-                Log($"[WORKER] job::{job.Id} was canceled by the stop; releasing it for another worker", DJLogLevel.Info);
+                Internal.Log.CanceledByStop(Logger, job.Id);
                 await RecordAsync($"releasing job::{job.Id}", () => Store.ReleaseAsync(job.Id, Name)).ConfigureAwait(false);
                 break;
             case DJRetryException retry:
                 var attempts = job.Attempts + 1;
-                var message = $"Caught DJRetryException \"{retry.Message}\" on attempt {attempts}/{_options.MaxAttempts}.";
                 if (attempts >= _options.MaxAttempts)
                 {
-                    await FailAsync(job, $"[JOB] job::{job.Id} {message} Giving up.", handler).ConfigureAwait(false);
+                    await FailAsync(job, $"[JOB] job::{job.Id} Caught DJRetryException \"{retry.Message}\" on attempt {attempts}/{_options.MaxAttempts}. Giving up.", handler).ConfigureAwait(false);
                 }
                 else
                 {
-                    Log($"[JOB] job::{job.Id} {message} Try again in {retry.Delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
+                    Internal.Log.RetryRequested(Logger, job.Id, retry.Message, attempts, _options.MaxAttempts, Seconds(retry.Delay));
+                    Telemetry.Retried.Add(1, Telemetry.QueueTag(_options.Queue));
                     await RecordAttemptAsync(job, attempts, Later(retry.Delay), failedAt: null, retry.Message).ConfigureAwait(false);
                 }
                 break;
@@ -309,7 +325,7 @@ public sealed class DJWorker
     private void DatabaseError(string doing, Exception e)
     {
         Interlocked.Increment(ref _databaseFailures);
-        Log($"[JOB] database error while {doing}: {e.Message}", DJLogLevel.Error);
+        Internal.Log.DatabaseError(Logger, doing, e.Message);
     }
 
     private TimeSpan NextDatabasePause() => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, Volatile.Read(ref _databaseFailures) - 1))));
@@ -350,13 +366,15 @@ public sealed class DJWorker
         final |= attempts >= _options.MaxAttempts;
         var delay = final ? TimeSpan.Zero : Backoff(attempts);
         await RecordAttemptAsync(job, attempts, final ? null : Later(delay), final ? now : null, error).ConfigureAwait(false);
-        Log($"[JOB] failure in job::{job.Id}: {error}", DJLogLevel.Error);
+        Internal.Log.Failure(Logger, job.Id, error);
         if (!final)
         {
-            Log($"[JOB] job::{job.Id} attempt {attempts}/{_options.MaxAttempts} failed; next try in {delay.TotalSeconds:0.###} seconds.", DJLogLevel.Warn);
+            Internal.Log.WillRetry(Logger, job.Id, attempts, _options.MaxAttempts, Seconds(delay));
+            Telemetry.Retried.Add(1, Telemetry.QueueTag(_options.Queue));
             return;
         }
-        Log($"[JOB] job::{job.Id} failed for good after {attempts} attempts.", DJLogLevel.Error);
+        Internal.Log.FailedForGood(Logger, job.Id, attempts);
+        Telemetry.Failed.Add(1, Telemetry.QueueTag(_options.Queue));
         if (handler is not IDJJobRetryErrorHandler hook) return;
         try
         {
@@ -407,7 +425,7 @@ public sealed class DJWorker
         try
         {
             var released = await Store.ReleaseLocksAsync(Name).ConfigureAwait(false);
-            if (released > 0) Log($"[WORKER] released {released} locks held by {Name}", DJLogLevel.Info);
+            if (released > 0) Internal.Log.LocksReleased(Logger, released, Name);
         }
         catch (Exception e)
         {
@@ -416,6 +434,10 @@ public sealed class DJWorker
     }
 
     private void Log(string message, DJLogLevel level) => _context.Log.Log(message, level);
+
+    private Microsoft.Extensions.Logging.ILogger Logger => _context.Log.Logger;
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>SIGTERM and SIGINT stop the loop between jobs instead of killing the process; a second signal kills it.</summary>
     private sealed class SignalHandlers : IDisposable
@@ -434,7 +456,7 @@ public sealed class DJWorker
             {
                 if (worker._stop.IsCancellationRequested) return; // the second one: let it end the process
                 context.Cancel = true;
-                worker.Log($"[WORKER] Received {context.Signal}... Shutting down", DJLogLevel.Info);
+                Internal.Log.SignalReceived(worker.Logger, context.Signal.ToString());
                 worker.Stop();
             }
         }

@@ -12,7 +12,8 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         var handler = HandlerSerializer.Serialize(job);
         var now = Time.GetUtcNow().UtcDateTime;
         var id = Store.Enqueue(handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now);
-        Log.Log($"[JOB] enqueued job::{id} on queue::{queue}", DJLogLevel.Debug);
+        Enqueued(1, queue);
+        Internal.Log.Enqueued(Log.Logger, id, queue);
         return id;
     }
 
@@ -21,7 +22,8 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         var handler = HandlerSerializer.Serialize(job);
         var now = Time.GetUtcNow().UtcDateTime;
         var id = await Store.EnqueueAsync(handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now, cancellationToken).ConfigureAwait(false);
-        Log.Log($"[JOB] enqueued job::{id} on queue::{queue}", DJLogLevel.Debug);
+        Enqueued(1, queue);
+        Internal.Log.Enqueued(Log.Logger, id, queue);
         return id;
     }
 
@@ -30,7 +32,8 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         var handler = HandlerSerializer.Serialize(job);
         var now = Time.GetUtcNow().UtcDateTime;
         var id = await Store.EnqueueInAsync(transaction, handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now, cancellationToken).ConfigureAwait(false);
-        Log.Log($"[JOB] enqueued job::{id} on queue::{queue} in the application's transaction", DJLogLevel.Debug);
+        Enqueued(1, queue);
+        Internal.Log.EnqueuedInTransaction(Log.Logger, id, queue);
         return id;
     }
 
@@ -39,7 +42,8 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         var handler = HandlerSerializer.Serialize(job);
         var now = Time.GetUtcNow().UtcDateTime;
         var id = Store.EnqueueIn(transaction, handler, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now);
-        Log.Log($"[JOB] enqueued job::{id} on queue::{queue} in the application's transaction", DJLogLevel.Debug);
+        Enqueued(1, queue);
+        Internal.Log.EnqueuedInTransaction(Log.Logger, id, queue);
         return id;
     }
 
@@ -49,7 +53,8 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         var handlers = jobs.Select(HandlerSerializer.Serialize).ToList();
         var now = Time.GetUtcNow().UtcDateTime;
         var inserted = await Store.BulkEnqueueAsync(handlers, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now, cancellationToken).ConfigureAwait(false);
-        Log.Log($"[JOB] enqueued {inserted} jobs on queue::{queue}", DJLogLevel.Debug);
+        Enqueued(inserted, queue);
+        Internal.Log.EnqueuedMany(Log.Logger, inserted, queue);
         return inserted;
     }
 
@@ -59,7 +64,11 @@ internal sealed class DJContext(JobStore store, DJLogger log, TimeProvider? time
         var handlers = jobs.Select(HandlerSerializer.Serialize).ToList();
         var now = Time.GetUtcNow().UtcDateTime;
         var inserted = Store.BulkEnqueue(handlers, Sql.ValidQueue(queue), runAt?.UtcDateTime ?? now, now);
-        Log.Log($"[JOB] enqueued {inserted} jobs on queue::{queue}", DJLogLevel.Debug);
+        Enqueued(inserted, queue);
+        Internal.Log.EnqueuedMany(Log.Logger, inserted, queue);
         return inserted;
     }
+
+    // Counted when stored; a job enqueued in an application's transaction counts even if that transaction rolls back.
+    private static void Enqueued(int count, string queue) => Telemetry.Enqueued.Add(count, Telemetry.QueueTag(queue));
 }
