@@ -29,7 +29,7 @@ public sealed class PackageTests
         _temp = Directory.CreateTempSubdirectory("djjob-package-test-").FullName;
         _feed = Path.Combine(_temp, "feed");
         var repository = RepositoryRoot();
-        foreach (var project in new[] { "DJJob/DJJob.csproj", "DJJob.Calendar/DJJob.Calendar.csproj" })
+        foreach (var project in new[] { "DJJob/DJJob.csproj", "DJJob.Calendar/DJJob.Calendar.csproj", "DJJob/Tool/DJJob.Tool.csproj" })
         {
             // Built under the temporary folder, so the repository's own bin/ and obj/ stay as they are.
             var output = Dotnet(repository, "pack", project, "-c", "Release", "-o", _feed, $"-p:Version={_version}",
@@ -45,7 +45,7 @@ public sealed class PackageTests
         var globalPackages = Regex.Match(Dotnet(Path.GetTempPath(), "nuget", "locals", "global-packages", "--list"),
             @"global-packages: (.+)").Groups[1].Value.Trim();
         if (globalPackages == "") return;
-        foreach (var id in new[] { "djjob", "djjob.calendar" })
+        foreach (var id in new[] { "djjob", "djjob.calendar", "djjob.tool" })
         {
             var extracted = Path.Combine(globalPackages, id, _version);
             if (Directory.Exists(extracted)) Directory.Delete(extracted, recursive: true);
@@ -54,6 +54,7 @@ public sealed class PackageTests
 
     [TestCase("DJJob", "DJJob.Configure")]
     [TestCase("DJJob.Calendar", "SendLater()")]
+    [TestCase("DJJob.Tool", "djjob status")]
     public void ThePackage_CarriesItsReadme_TheLicenseExpression_XmlDocs_AndSymbols(string id, string inReadme)
     {
         using (var package = ZipFile.OpenRead(Path.Combine(_feed, $"{id}.{_version}.nupkg")))
@@ -70,10 +71,13 @@ public sealed class PackageTests
             Assert.That(metadata.Elements().Single(e => e.Name.LocalName == "repository").Attribute("type")?.Value, Is.EqualTo("git"));
             using var readme = new StreamReader(package.GetEntry("README.md")!.Open());
             Assert.That(readme.ReadToEnd(), Does.StartWith($"# {id}\n").And.Contain(inReadme));
-            Assert.That(package.Entries.Select(e => e.FullName), Does.Contain($"lib/net10.0/{id}.dll").And.Contain($"lib/net10.0/{id}.xml"));
+            // A library's dll and XML docs under lib/; a .NET tool's program under tools/.
+            var folder = id == "DJJob.Tool" ? "tools/net10.0/any" : "lib/net10.0";
+            Assert.That(package.Entries.Select(e => e.FullName), Does.Contain($"{folder}/{id}.dll"));
+            if (id != "DJJob.Tool") Assert.That(package.Entries.Select(e => e.FullName), Does.Contain($"{folder}/{id}.xml"));
         }
         using var symbols = ZipFile.OpenRead(Path.Combine(_feed, $"{id}.{_version}.snupkg"));
-        Assert.That(symbols.Entries.Select(e => e.FullName), Does.Contain($"lib/net10.0/{id}.pdb"));
+        Assert.That(symbols.Entries.Select(e => e.FullName), Has.Some.EndsWith($"/{id}.pdb"));
     }
 
     [Test]
@@ -140,6 +144,31 @@ public sealed class PackageTests
         Assert.That(output, Does.Contain("calendar total: 1"), output);
         var assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
         Assert.That(assets, Does.Contain($"\"DJJob/{_version}\"").And.Contain($"\"DJJob.Calendar/{_version}\""));
+    }
+
+    [Test]
+    public void TheTool_InstallsFromTheFolder_AndRunsAgainstADatabase()
+    {
+        var tools = Path.Combine(_temp, "tools");
+        Dotnet(_temp, "tool", "install", "DJJob.Tool", "--tool-path", tools, "--add-source", _feed, "--version", _version);
+        var djjob = Path.Combine(tools, "djjob");
+        var database = $"sqlite:{Path.Combine(_temp, "tool.db")}";
+
+        Assert.That(Run(djjob, "install", "--connection", database), Is.Zero);
+        Assert.That(Run(djjob, "status", "--connection", database), Is.Zero);
+        Assert.That(Run(djjob, "failed", "--connection", "sqlite:/nonexistent/dir/jobs.db"), Is.EqualTo(1), "a clear error, exit 1");
+
+        static int Run(string program, params string[] arguments)
+        {
+            var info = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in arguments) info.ArgumentList.Add(argument);
+            using var process = Process.Start(info)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            Assert.That(process.WaitForExit(Timeout), Is.True, $"{program} {string.Join(' ', arguments)} did not finish");
+            TestContext.Out.WriteLine($"$ djjob {string.Join(' ', arguments)}\n{output.Result}{error.Result}");
+            return process.ExitCode;
+        }
     }
 
     /// <summary>Runs the dotnet CLI and returns its output; fails the test, output included, unless it exits 0 in time.</summary>
