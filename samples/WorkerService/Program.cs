@@ -5,6 +5,9 @@ using DJJobNet.Samples.WorkerService;
 // The "DJJob" section of appsettings.json says where the jobs live and how the worker polls.
 var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddDJJob(builder.Configuration.GetSection("DJJob"));
+// How long the host waits for its services on a stop. Keep it above DJJob:Worker:ShutdownTimeout (25 s), so the worker
+// can give a running job its time and release its locks before the host gives up on it. 30 s is the default, set here to show it.
+builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
 builder.Services.AddHostedService<DemoEnqueuer>(); // after AddDJJob: DJJob is configured and the table installed when it starts
 
 var host = builder.Build();
