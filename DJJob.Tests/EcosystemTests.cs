@@ -31,7 +31,7 @@ public sealed class EcosystemTests(string driver) : StoreTest(driver)
 
         Assert.That(Row(id), Is.Not.Null);
         Assert.That(bulk, Is.EqualTo(2));
-        Assert.That(await Store.StatusAsync("default", default), Is.EqualTo(new JobStatus(3, 0, 0, 3)));
+        Assert.That(await Store.StatusAsync(Internal.Io.Async(default), "default"), Is.EqualTo(new JobStatus(3, 0, 0, 3)));
     }
 
     [Test]

@@ -6,8 +6,9 @@ using MySqlConnector;
 namespace DJJobNet.Tests;
 
 /// <summary>What only the MySQL store has: the seed's table, server time zones, the query plan, lost connections.</summary>
-[TestFixture]
-public sealed class MySqlTests() : StoreTest("mysql")
+[TestFixture("default")]
+[TestFixture("fastest")]
+public sealed class MySqlTests(string settings) : StoreTest("mysql", settings)
 {
     [Test]
     public void Install_AddsTheClaimIndex_ToATableMadeFromTheSeedReadme()
@@ -327,7 +328,7 @@ public sealed class MySqlTests() : StoreTest("mysql")
         Context.BulkEnqueue(Enumerable.Range(0, 1000).Select(_ => new CountingJob()), "default", null);
         Execute("ANALYZE TABLE `{table}`");
 
-        Assert.That(await Store.ClaimAsync(new ClaimRequest("default", "w", 5, Now, Now.AddHours(-4), 100, []), [], default), Has.Count.EqualTo(100));
+        Assert.That(await Store.ClaimAsync(Io.Async(default), new ClaimRequest("default", "w", 5, Now, Now.AddHours(-4), 100, []), []), Has.Count.EqualTo(100));
         Assert.That(Store.Status("default").Failed, Is.GreaterThanOrEqualTo(200_000));
 
         // The handler counters of our own session say how many rows the claim's SELECT reads.

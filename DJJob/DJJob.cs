@@ -109,7 +109,7 @@ public static class DJJob
     /// <param name="queue">The queue.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
     public static Task<JobStatus> StatusAsync(string queue = "default", CancellationToken cancellationToken = default) =>
-        Context.Store.StatusAsync(Sql.ValidQueue(queue), cancellationToken);
+        Context.Store.StatusAsync(Io.Async(cancellationToken), Sql.ValidQueue(queue));
 
     /// <summary>
     /// Stores a job in the application's own open transaction, on the configured database: the job exists only if that

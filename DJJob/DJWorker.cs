@@ -19,6 +19,7 @@ public sealed class DJWorker
     private readonly SemaphoreSlim _claiming = new(1, 1); // one claim at a time, so each sees the jobs the others hold
     private int _databaseFailures; // in a row, for the pause before the next try
     private int _count, _jobCount;
+    private Io _io = Io.Async(CancellationToken.None);
 
     /// <summary>Creates a worker on the database given to <see cref="DJJob.Configure(DJJobOptions)"/>.</summary>
     /// <exception cref="DJException">DJJob is not configured.</exception>
@@ -45,7 +46,7 @@ public sealed class DJWorker
     /// the worker tries again with a growing pause (1 s, 2 s, 4 s, ... at most 30 s) until the database is back.
     /// </summary>
     /// <remarks>Blocks the calling thread until the worker ends; use <see cref="RunAsync"/> from asynchronous code.</remarks>
-    public void Start() => RunAsync(CancellationToken.None).GetAwaiter().GetResult();
+    public void Start() => RunLoopsAsync(Io.Blocking).GetAwaiter().GetResult();
 
     /// <summary>
     /// Runs the worker as <see cref="Start"/> does, without blocking a thread. Canceling <paramref name="cancellationToken"/>
@@ -54,15 +55,24 @@ public sealed class DJWorker
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
+        using var link = cancellationToken.Register(Stop);
+        await RunLoopsAsync(Io.Async(CancellationToken.None)).ConfigureAwait(false);
+    }
+
+    // Start() makes synchronous database calls (several times cheaper in CPU than asynchronous ones, and its caller
+    // gave up a thread anyway); RunAsync never blocks a thread. The loops, the waits and the jobs are the same.
+    private async Task<int> RunLoopsAsync(Io io)
+    {
+        _io = io;
         Internal.Log.WorkerStarting(Logger, Name, _options.Queue);
         using var depth = Telemetry.Serve(Store, _options.Queue);
         using var signals = _options.HandleSignals ? new SignalHandlers(this) : null;
-        using var link = cancellationToken.Register(Stop);
         var loops = new Task[_options.Concurrency];
-        for (var i = 0; i < loops.Length; i++) loops[i] = Task.Run(LoopAsync, CancellationToken.None);
+        for (var i = 0; i < loops.Length; i++) loops[i] = Task.Run(LoopAsync);
         await Task.WhenAll(loops).ConfigureAwait(false);
         await ReleaseLocksAsync().ConfigureAwait(false);
         Internal.Log.WorkerShuttingDown(Logger, _jobCount, _count);
+        return 0;
     }
 
     /// <summary>Asks the loop to stop after the jobs that are running now, and cancels their token; <see cref="Start"/> then returns.</summary>
@@ -133,7 +143,7 @@ public sealed class DJWorker
                 if (completed.Count == 0) deferredSince = Stopwatch.GetTimestamp();
                 completed.Add(next.Id);
                 var deferLonger = _options.BatchedCompletion && Stopwatch.GetElapsedTime(deferredSince) < TimeSpan.FromSeconds(1);
-                if (claimed.Count > 0 && !deferLonger && await RecordAsync($"recording the outcome of job::{next.Id}", () => Store.CompleteAsync(completed)).ConfigureAwait(false))
+                if (claimed.Count > 0 && !deferLonger && await RecordAsync($"recording the outcome of job::{next.Id}", () => Store.CompleteAsync(_io, completed)).ConfigureAwait(false))
                     Completed(completed);
             }
         }
@@ -142,7 +152,7 @@ public sealed class DJWorker
             Log($"[JOB] unhandled exception::\"{e.Message}\"", DJLogLevel.Error);
             Stop();
         }
-        if (completed.Count > 0 && await RecordAsync("recording the outcome of the last jobs", () => Store.CompleteAsync(completed)).ConfigureAwait(false))
+        if (completed.Count > 0 && await RecordAsync("recording the outcome of the last jobs", () => Store.CompleteAsync(_io, completed)).ConfigureAwait(false))
             Completed(completed);
         foreach (var job in claimed) _held.TryRemove(job.Id, out _); // released with the worker's other locks
     }
@@ -157,7 +167,7 @@ public sealed class DJWorker
             var now = Time.GetUtcNow().UtcDateTime;
             var expiry = _options.MaxRunTime < now - DateTime.MinValue ? now - _options.MaxRunTime : DateTime.MinValue;
             var request = new ClaimRequest(_options.Queue, Name, _options.MaxAttempts, now, expiry, _options.BatchSize, [.. _held.Keys]);
-            var jobs = await TryDatabaseAsync($"claiming a job on queue::{_options.Queue}", () => Store.ClaimAsync(request, completed, CancellationToken.None)).ConfigureAwait(false);
+            var jobs = await TryDatabaseAsync($"claiming a job on queue::{_options.Queue}", () => Store.ClaimAsync(_io, request, completed)).ConfigureAwait(false);
             foreach (var job in jobs ?? []) _held.TryAdd(job.Id, 0);
             return jobs;
         }
@@ -244,7 +254,7 @@ public sealed class DJWorker
             case OperationCanceledException when _stop.IsCancellationRequested:
                 // The job heard the stop and gave up: it did not fail, and runs again later.
                 Internal.Log.CanceledByStop(Logger, job.Id);
-                await RecordAsync($"releasing job::{job.Id}", () => Store.ReleaseAsync(job.Id, Name)).ConfigureAwait(false);
+                await RecordAsync($"releasing job::{job.Id}", () => Store.ReleaseAsync(_io, job.Id, Name)).ConfigureAwait(false);
                 break;
             case DJRetryException retry:
                 var attempts = job.Attempts + 1;
@@ -274,8 +284,8 @@ public sealed class DJWorker
     private async Task RecordAttemptAsync(ClaimedJob job, int attempts, DateTime? runAt, DateTime? failedAt, string error)
     {
         var doing = $"recording the outcome of job::{job.Id}";
-        if (!await RecordAsync(doing, () => Store.RecordAttemptAsync(job.Id, Name, attempts, runAt, failedAt, error)).ConfigureAwait(false))
-            await RecordAsync(doing, () => Store.RecordAttemptAsync(job.Id, Name, attempts, runAt, failedAt, Ascii(error))).ConfigureAwait(false);
+        if (!await RecordAsync(doing, () => Store.RecordAttemptAsync(_io, job.Id, Name, attempts, runAt, failedAt, error)).ConfigureAwait(false))
+            await RecordAsync(doing, () => Store.RecordAttemptAsync(_io, job.Id, Name, attempts, runAt, failedAt, Ascii(error))).ConfigureAwait(false);
     }
 
     private static string Ascii(string text) =>
@@ -424,7 +434,7 @@ public sealed class DJWorker
     {
         try
         {
-            var released = await Store.ReleaseLocksAsync(Name).ConfigureAwait(false);
+            var released = await Store.ReleaseLocksAsync(_io, Name).ConfigureAwait(false);
             if (released > 0) Internal.Log.LocksReleased(Logger, released, Name);
         }
         catch (Exception e)

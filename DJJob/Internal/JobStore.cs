@@ -49,14 +49,17 @@ internal abstract class JobStore(string table, int retries)
     /// <summary>Turns a database error into a clearer <see cref="DJException"/>, or returns null for the generic one.</summary>
     protected abstract DJException? Explain(DbException error);
 
-    /// <summary>The SQL that inserts one row and returns its id.</summary>
-    protected abstract string InsertReturningIdSql { get; }
+    /// <summary>Inserts one job row on <paramref name="c"/> (in <paramref name="tx"/> when given) and returns its id.</summary>
+    protected abstract Task<long> InsertAsync(Io io, DbConnection c, DbTransaction? tx, string handler, string queue, DateTime runAt, DateTime now);
+
+    /// <summary>The INSERT of one job row, the same in both dialects.</summary>
+    protected string InsertSql => $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now)";
 
     /// <summary>
     /// In one transaction: deletes the jobs in <paramref name="completed"/> (successes not yet recorded), then locks up to
     /// <see cref="ClaimRequest.Limit"/> runnable jobs of the queue for the worker, due first, and returns them.
     /// </summary>
-    public abstract Task<IReadOnlyList<ClaimedJob>> ClaimAsync(ClaimRequest request, IReadOnlyCollection<long> completed, CancellationToken cancellationToken);
+    public abstract Task<IReadOnlyList<ClaimedJob>> ClaimAsync(Io io, ClaimRequest request, IReadOnlyCollection<long> completed);
 
     /// <summary>Creates the jobs table and its claim index if they are missing.</summary>
     public abstract void Install();
@@ -94,12 +97,14 @@ internal abstract class JobStore(string table, int retries)
     }
 
     /// <inheritdoc cref="Run{T}"/>
-    public async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> operation, CancellationToken cancellationToken = default)
+    /// <remarks>With <see cref="Io.Blocking"/>, <paramref name="operation"/> must use <paramref name="io"/> for every call;
+    /// the task returned is then already complete.</remarks>
+    public async Task<T> RunAsync<T>(Io io, Func<DbConnection, Task<T>> operation)
     {
         Exception? lost = null;
         for (var attempt = 1; attempt <= retries; attempt++)
         {
-            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = io.Sync ? Open() : await OpenAsync(io.Token).ConfigureAwait(false);
             try
             {
                 return await operation(connection).ConfigureAwait(false);
@@ -126,44 +131,23 @@ internal abstract class JobStore(string table, int retries)
 
     protected virtual void DiscardPool(DbConnection connection) { }
 
-    public long Enqueue(string handler, string queue, DateTime runAt, DateTime now)
+    public Task<long> EnqueueAsync(Io io, string handler, string queue, DateTime runAt, DateTime now)
     {
         CheckHandler(handler);
-        return Run(c => c.ExecuteScalar<long>(InsertReturningIdSql, new { handler, queue, runAt, now }));
-    }
-
-    public Task<long> EnqueueAsync(string handler, string queue, DateTime runAt, DateTime now, CancellationToken cancellationToken)
-    {
-        CheckHandler(handler);
-        return RunAsync(c => c.ExecuteScalarAsync<long>(new CommandDefinition(InsertReturningIdSql, new { handler, queue, runAt, now }, cancellationToken: cancellationToken)), cancellationToken);
+        return RunAsync(io, c => InsertAsync(io, c, null, handler, queue, runAt, now));
     }
 
     /// <summary>
     /// Inserts a job on the application's own connection and transaction: it exists only if that transaction commits.
     /// Not retried: a lost connection has lost the transaction too.
     /// </summary>
-    public async Task<long> EnqueueInAsync(DbTransaction transaction, string handler, string queue, DateTime runAt, DateTime now, CancellationToken cancellationToken)
+    public async Task<long> EnqueueInAsync(Io io, DbTransaction transaction, string handler, string queue, DateTime runAt, DateTime now)
     {
         var connection = CheckTransaction(transaction);
         CheckHandler(handler);
         try
         {
-            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(InsertReturningIdSql, new { handler, queue, runAt, now }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
-        catch (DbException e)
-        {
-            throw Explain(e) ?? new DJException($"DJJob's database call failed. The {Driver} driver said [{e.Message}]", e);
-        }
-    }
-
-    /// <inheritdoc cref="EnqueueInAsync"/>
-    public long EnqueueIn(DbTransaction transaction, string handler, string queue, DateTime runAt, DateTime now)
-    {
-        var connection = CheckTransaction(transaction);
-        CheckHandler(handler);
-        try
-        {
-            return connection.ExecuteScalar<long>(InsertReturningIdSql, new { handler, queue, runAt, now }, transaction);
+            return await InsertAsync(io, connection, transaction, handler, queue, runAt, now).ConfigureAwait(false);
         }
         catch (DbException e)
         {
@@ -181,33 +165,19 @@ internal abstract class JobStore(string table, int retries)
         return connection;
     }
 
-    public int BulkEnqueue(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now)
+    public async Task<int> BulkEnqueueAsync(Io io, IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now)
     {
         var statements = BulkInserts(handlers, queue, runAt, now);
         if (statements.Count == 0) return 0;
-        return Run(c =>
+        return await RunAsync(io, async c =>
         {
             // All chunks in one transaction: every job goes in, or none.
-            using var tx = c.BeginTransaction();
-            var inserted = statements.Sum(s => c.Execute(s.Sql, s.Parameters, tx));
-            tx.Commit();
-            return inserted;
-        });
-    }
-
-    public async Task<int> BulkEnqueueAsync(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now, CancellationToken cancellationToken)
-    {
-        var statements = BulkInserts(handlers, queue, runAt, now);
-        if (statements.Count == 0) return 0;
-        return await RunAsync(async c =>
-        {
-            await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var tx = await io.Begin(c).ConfigureAwait(false);
             var inserted = 0;
-            foreach (var s in statements)
-                inserted += await c.ExecuteAsync(new CommandDefinition(s.Sql, s.Parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var s in statements) inserted += await io.Execute(c, s.Sql, s.Parameters, tx).ConfigureAwait(false);
+            await io.Commit(tx).ConfigureAwait(false);
             return inserted;
-        }, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
     }
 
     // One multi-row INSERT per chunk of up to 500 rows, never more bytes than one statement may carry.
@@ -255,28 +225,24 @@ internal abstract class JobStore(string table, int retries)
     protected static long EscapedBytes(string handler) =>
         Encoding.UTF8.GetByteCount(handler) + handler.Count(ch => ch is '\\' or '\'' or '"' or '\0');
 
-    private string StatusSql => $"SELECT COUNT(*), COUNT(failed_at), COUNT(locked_at) FROM `{Table}` WHERE queue = @queue";
-
-    private static JobStatus ToStatus((long Total, long Failed, long Locked) row) =>
-        new(row.Total - row.Locked - row.Failed, row.Locked, row.Failed, row.Total);
-
-    public JobStatus Status(string queue) =>
-        ToStatus(Run(c => c.QuerySingle<(long, long, long)>(StatusSql, new { queue })));
-
-    public async Task<JobStatus> StatusAsync(string queue, CancellationToken cancellationToken) =>
-        ToStatus(await RunAsync(c => c.QuerySingleAsync<(long, long, long)>(new CommandDefinition(StatusSql, new { queue }, cancellationToken: cancellationToken)), cancellationToken).ConfigureAwait(false));
+    public async Task<JobStatus> StatusAsync(Io io, string queue)
+    {
+        var (total, failed, locked) = await RunAsync(io, c => io.QuerySingle<(long, long, long)>(c,
+            $"SELECT COUNT(*), COUNT(failed_at), COUNT(locked_at) FROM `{Table}` WHERE queue = @queue", new { queue })).ConfigureAwait(false);
+        return new JobStatus(total - locked - failed, locked, failed, total);
+    }
 
     /// <summary>Deletes the rows of jobs that succeeded.</summary>
-    public Task<int> CompleteAsync(IReadOnlyCollection<long> ids) =>
-        RunAsync(c => c.ExecuteAsync($"DELETE FROM `{Table}` WHERE id IN @ids", new { ids }));
+    public Task<int> CompleteAsync(Io io, IReadOnlyCollection<long> ids) =>
+        RunAsync(io, c => io.Execute(c, $"DELETE FROM `{Table}` WHERE id IN @ids", new { ids }));
 
     /// <summary>
     /// Records a failed attempt and releases the lock in one statement. <paramref name="runAt"/> null keeps run_at;
     /// <paramref name="failedAt"/> set marks the job failed for good. Only our own lock is released: when the lock expired
     /// and another worker holds the job, its lock stays.
     /// </summary>
-    public Task<int> RecordAttemptAsync(long id, string worker, int attempts, DateTime? runAt, DateTime? failedAt, string? error) =>
-        RunAsync(c => c.ExecuteAsync(
+    public Task<int> RecordAttemptAsync(Io io, long id, string worker, int attempts, DateTime? runAt, DateTime? failedAt, string? error) =>
+        RunAsync(io, c => io.Execute(c,
             $"""
             UPDATE `{Table}` SET attempts = @attempts, run_at = COALESCE(@runAt, run_at), failed_at = @failedAt,
               error = @error, locked_at = NULL, locked_by = NULL
@@ -285,16 +251,21 @@ internal abstract class JobStore(string table, int retries)
             new { id, worker, attempts, runAt, failedAt, error = Truncate(error) }));
 
     /// <summary>Releases one job that did not run to the end (the worker stopped), without counting an attempt.</summary>
-    public Task<int> ReleaseAsync(long id, string worker) =>
-        RunAsync(c => c.ExecuteAsync($"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE id = @id AND locked_by = @worker", new { id, worker }));
-
-    private string ReleaseLocksSql => $"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE locked_by = @worker";
+    public Task<int> ReleaseAsync(Io io, long id, string worker) =>
+        RunAsync(io, c => io.Execute(c, $"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE id = @id AND locked_by = @worker", new { id, worker }));
 
     /// <summary>Clears every lock held under exactly <paramref name="worker"/>; returns how many.</summary>
-    public Task<int> ReleaseLocksAsync(string worker) => RunAsync(c => c.ExecuteAsync(ReleaseLocksSql, new { worker }));
+    public Task<int> ReleaseLocksAsync(Io io, string worker) =>
+        RunAsync(io, c => io.Execute(c, $"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE locked_by = @worker", new { worker }));
 
-    /// <inheritdoc cref="ReleaseLocksAsync"/>
-    public int ReleaseLocks(string worker) => Run(c => c.Execute(ReleaseLocksSql, new { worker }));
+    // The synchronous forms the static API and the djjob tool use.
+    public long Enqueue(string handler, string queue, DateTime runAt, DateTime now) => Io.Result(EnqueueAsync(Io.Blocking, handler, queue, runAt, now));
+
+    public int BulkEnqueue(IReadOnlyList<string> handlers, string queue, DateTime runAt, DateTime now) => Io.Result(BulkEnqueueAsync(Io.Blocking, handlers, queue, runAt, now));
+
+    public JobStatus Status(string queue) => Io.Result(StatusAsync(Io.Blocking, queue));
+
+    public int ReleaseLocks(string worker) => Io.Result(ReleaseLocksAsync(Io.Blocking, worker));
 
     /// <summary>Reads an embedded install script with the table name filled in.</summary>
     protected string Script(string name)

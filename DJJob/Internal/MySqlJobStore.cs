@@ -96,8 +96,18 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
         _ => null,
     };
 
-    protected override string InsertReturningIdSql =>
-        $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now); SELECT LAST_INSERT_ID();";
+    // The id comes back in the server's OK packet (MySqlCommand.LastInsertedId): no second statement.
+    protected override async Task<long> InsertAsync(Io io, DbConnection c, DbTransaction? tx, string handler, string queue, DateTime runAt, DateTime now)
+    {
+        await using var command = new MySqlCommand(InsertSql, (MySqlConnection)c, (MySqlTransaction?)tx);
+        command.Parameters.AddWithValue("@handler", handler);
+        command.Parameters.AddWithValue("@queue", queue);
+        command.Parameters.AddWithValue("@runAt", runAt);
+        command.Parameters.AddWithValue("@now", now);
+        if (io.Sync) command.ExecuteNonQuery();
+        else await command.ExecuteNonQueryAsync(io.Token).ConfigureAwait(false);
+        return command.LastInsertedId;
+    }
 
     /// <summary>
     /// Whether the server has <c>SKIP LOCKED</c> (MySQL 8.0.1+, MariaDB 10.6+): read from the server's version at the
@@ -107,54 +117,50 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
 
     protected override Type ConnectionType => typeof(MySqlConnection);
 
-    public override Task<IReadOnlyList<ClaimedJob>> ClaimAsync(ClaimRequest request, IReadOnlyCollection<long> completed, CancellationToken cancellationToken) =>
-        RunAsync<IReadOnlyList<ClaimedJob>>(async c =>
+    public override Task<IReadOnlyList<ClaimedJob>> ClaimAsync(Io io, ClaimRequest request, IReadOnlyCollection<long> completed) =>
+        RunAsync<IReadOnlyList<ClaimedJob>>(io, async c =>
         {
             var skipLocked = SkipLocked ??= HasSkipLocked(c.ServerVersion);
             // One short transaction. READ COMMITTED takes no gap locks, so enqueues are never held up by a claim.
-            await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            await using var tx = await io.Begin(c, IsolationLevel.ReadCommitted).ConfigureAwait(false);
             // The successes of the last jobs are deleted in the same commit that claims the next ones.
             var delete = completed.Count > 0 ? $"DELETE FROM `{Table}` WHERE id IN @completed;\n" : "";
             var parameters = new DynamicParameters(request);
             parameters.Add("completed", completed);
-            List<ClaimedJob> jobs;
+            List<ClaimedJob> jobs = [];
             if (skipLocked)
             {
                 // Read the first runnable rows, skipping rows another worker is claiming right now, and mark them ours.
-                jobs = (await c.QueryAsync<ClaimedJob>(new CommandDefinition(
+                jobs = await io.Query<ClaimedJob>(c,
                     $"""
                     {delete}SELECT id AS Id, handler AS Handler, attempts AS Attempts FROM `{Table}`
                     WHERE {RunnableWhere(request)}
                     ORDER BY run_at, id LIMIT {request.Limit} FOR UPDATE SKIP LOCKED
-                    """, parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                    """, parameters, tx).ConfigureAwait(false);
                 if (jobs.Count > 0)
-                    await c.ExecuteAsync(new CommandDefinition(
-                        $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids",
-                        new { request.Now, request.Worker, ids = jobs.Select(j => j.Id) }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                    await io.Execute(c, $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids",
+                        new { request.Now, request.Worker, ids = jobs.Select(j => j.Id) }, tx).ConfigureAwait(false);
             }
             else
             {
                 // Without SKIP LOCKED: read candidates without locking, lock those still runnable (a row another worker
                 // took meanwhile no longer matches once its claim commits), and read back the rows that are now ours.
-                var ids = (await c.QueryAsync<long>(new CommandDefinition(
-                    $"{delete}SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
-                    parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-                jobs = [];
+                var ids = await io.Query<long>(c, $"{delete}SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
+                    parameters, tx).ConfigureAwait(false);
                 if (ids.Count > 0)
                 {
                     parameters.Add("ids", ids);
-                    var locked = await c.ExecuteAsync(new CommandDefinition(
-                        $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids AND {RunnableWhere(request)}",
-                        parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                    var locked = await io.Execute(c, $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids AND {RunnableWhere(request)}",
+                        parameters, tx).ConfigureAwait(false);
                     if (locked > 0)
-                        jobs = (await c.QueryAsync<ClaimedJob>(new CommandDefinition(
+                        jobs = await io.Query<ClaimedJob>(c,
                             $"SELECT id AS Id, handler AS Handler, attempts AS Attempts FROM `{Table}` WHERE id IN @ids AND locked_by = @Worker ORDER BY run_at, id",
-                            parameters, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                            parameters, tx).ConfigureAwait(false);
                 }
             }
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await io.Commit(tx).ConfigureAwait(false);
             return jobs;
-        }, cancellationToken);
+        });
 
     // "8.0.36", "10.11.6-MariaDB-0+deb12u1", "5.5.5-10.11.6-MariaDB" (the old replication prefix).
     internal static bool HasSkipLocked(string version)

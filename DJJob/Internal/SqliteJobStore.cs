@@ -60,33 +60,32 @@ internal sealed class SqliteJobStore : JobStore
         _ => null,
     };
 
-    protected override string InsertReturningIdSql =>
-        $"INSERT INTO `{Table}` (handler, queue, run_at, created_at) VALUES (@handler, @queue, @runAt, @now) RETURNING id";
+    protected override Task<long> InsertAsync(Io io, DbConnection c, DbTransaction? tx, string handler, string queue, DateTime runAt, DateTime now) =>
+        io.Scalar<long>(c, InsertSql + " RETURNING id", new { handler, queue, runAt, now }, tx);
 
     protected override Type ConnectionType => typeof(SqliteConnection);
 
     // A transaction from Microsoft.Data.Sqlite begins IMMEDIATE: it holds the file's write lock from its first statement,
     // so two workers can never claim the same row.
-    public override Task<IReadOnlyList<ClaimedJob>> ClaimAsync(ClaimRequest request, IReadOnlyCollection<long> completed, CancellationToken cancellationToken) =>
-        RunAsync<IReadOnlyList<ClaimedJob>>(async c =>
+    public override Task<IReadOnlyList<ClaimedJob>> ClaimAsync(Io io, ClaimRequest request, IReadOnlyCollection<long> completed) =>
+        RunAsync<IReadOnlyList<ClaimedJob>>(io, async c =>
         {
-            await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var tx = await io.Begin(c).ConfigureAwait(false);
             if (completed.Count > 0)
-                await c.ExecuteAsync(new CommandDefinition($"DELETE FROM `{Table}` WHERE id IN @completed", new { completed }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var ids = (await c.QueryAsync<long>(new CommandDefinition(
-                $"SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
-                request, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                await io.Execute(c, $"DELETE FROM `{Table}` WHERE id IN @completed", new { completed }, tx).ConfigureAwait(false);
+            var ids = await io.Query<long>(c, $"SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
+                request, tx).ConfigureAwait(false);
             IReadOnlyList<ClaimedJob> jobs = [];
             if (ids.Count > 0)
             {
-                var claimed = (await c.QueryAsync<ClaimedJob>(new CommandDefinition(
+                var claimed = (await io.Query<ClaimedJob>(c,
                     $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids RETURNING id AS Id, handler AS Handler, attempts AS Attempts",
-                    new { request.Now, request.Worker, ids }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToDictionary(j => j.Id);
+                    new { request.Now, request.Worker, ids }, tx).ConfigureAwait(false)).ToDictionary(j => j.Id);
                 jobs = [.. ids.Select(id => claimed[id])]; // due order
             }
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await io.Commit(tx).ConfigureAwait(false);
             return jobs;
-        }, cancellationToken);
+        });
 
     public override void Install() => Run(c => c.Execute(Script("sqlite.sql")));
 }
