@@ -47,9 +47,9 @@ public sealed class HostingTests(string driver) : StoreTest(driver)
     {
         var host = Build(Settings());
         await host.StartAsync();
-        var job = new WaitsForStopJob();
+        var job = new AsyncJobTests.WaitsForCancellationJob { Key = Guid.NewGuid().ToString("N") };
         var id = DJJob.Enqueue(job);
-        Assert.That(() => WaitsForStopJob.Started.ContainsKey(job.Key), Is.True.After(DeadlineMs, 5));
+        Assert.That(() => AsyncJobTests.WaitsForCancellationJob.Started.ContainsKey(job.Key), Is.True.After(DeadlineMs, 5));
         Assert.That(Row(id)!.LockedBy, Is.Not.Null);
 
         var stop = host.StopAsync();
@@ -57,7 +57,7 @@ public sealed class HostingTests(string driver) : StoreTest(driver)
         // Well within the worker's ShutdownTimeout (25 s): the job heard its token.
         Assert.That(await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(20))), Is.SameAs(stop));
         await stop;
-        Assert.That(WaitsForStopJob.Canceled, Does.Contain(job.Key));
+        Assert.That(AsyncJobTests.WaitsForCancellationJob.Canceled, Does.Contain(job.Key));
         var row = Row(id)!;
         Assert.That((row.LockedBy, row.LockedAt, row.Attempts, row.FailedAt), Is.EqualTo(((string?)null, (DateTime?)null, 0, (DateTime?)null)));
     }
@@ -185,26 +185,4 @@ public sealed class HostingTests(string driver) : StoreTest(driver)
 
     private static DJJobHostedService HostedService(IHost host) =>
         host.Services.GetServices<IHostedService>().OfType<DJJobHostedService>().Single();
-
-    /// <summary>Waits until the worker's stop cancels its token.</summary>
-    public sealed class WaitsForStopJob : IAsyncJob
-    {
-        public static readonly ConcurrentDictionary<string, bool> Started = new();
-        public static readonly ConcurrentBag<string> Canceled = [];
-        public string Key { get; set; } = Guid.NewGuid().ToString("N");
-
-        public async Task PerformAsync(CancellationToken cancellationToken)
-        {
-            Started[Key] = true;
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                Canceled.Add(Key);
-                throw;
-            }
-        }
-    }
 }

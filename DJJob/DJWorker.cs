@@ -19,6 +19,8 @@ public sealed class DJWorker
     private readonly SemaphoreSlim _claiming = new(1, 1); // one claim at a time, so each sees the jobs the others hold
     private int _databaseFailures; // in a row, for the pause before the next try
     private int _count, _jobCount;
+    private readonly ConcurrentDictionary<long, byte> _running = new(); // performing now
+    private volatile bool _abandoned; // the grace period after a stop ran out: nothing more is recorded
     private Io _io = Io.Async(CancellationToken.None);
 
     /// <summary>Creates a worker on the database given to <see cref="DJJob.Configure(DJJobOptions)"/>.</summary>
@@ -59,20 +61,28 @@ public sealed class DJWorker
         await RunLoopsAsync(Io.Async(CancellationToken.None)).ConfigureAwait(false);
     }
 
-    // Start() makes synchronous database calls (several times cheaper in CPU than asynchronous ones, and its caller
-    // gave up a thread anyway); RunAsync never blocks a thread. The loops, the waits and the jobs are the same.
-    private async Task<int> RunLoopsAsync(Io io)
+    // Start() gives each loop a thread of its own, on which it makes synchronous database calls (several times cheaper
+    // in CPU than asynchronous ones) and runs synchronous jobs; RunAsync never blocks a thread: its loops make
+    // asynchronous calls and hand synchronous jobs to a thread of their own. The loops are the same code.
+    private async Task RunLoopsAsync(Io io)
     {
         _io = io;
         Internal.Log.WorkerStarting(Logger, Name, _options.Queue);
         using var depth = Telemetry.Serve(Store, _options.Queue);
         using var signals = _options.HandleSignals ? new SignalHandlers(this) : null;
         var loops = new Task[_options.Concurrency];
-        for (var i = 0; i < loops.Length; i++) loops[i] = Task.Run(LoopAsync);
-        await Task.WhenAll(loops).ConfigureAwait(false);
+        for (var i = 0; i < loops.Length; i++)
+            loops[i] = io.Sync ? Task.Factory.StartNew(LoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap() : Task.Run(LoopAsync);
+        var ended = Task.WhenAll(loops);
+        if (await Task.WhenAny(ended, GraceOverAsync()).ConfigureAwait(false) != ended)
+        {
+            // The jobs still running are abandoned: their loops will not record them, and their locks go with the others,
+            // so another worker runs them again: at least once, never lost.
+            _abandoned = true;
+            foreach (var id in _running.Keys) Internal.Log.Abandoned(Logger, id);
+        }
         await ReleaseLocksAsync().ConfigureAwait(false);
         Internal.Log.WorkerShuttingDown(Logger, _jobCount, _count);
-        return 0;
     }
 
     /// <summary>Asks the loop to stop after the jobs that are running now, and cancels their token; <see cref="Start"/> then returns.</summary>
@@ -90,11 +100,26 @@ public sealed class DJWorker
 
     private enum Outcome { Succeeded, Recorded, Abandoned }
 
+    // Completes ShutdownTimeout after a stop, having said which jobs it waits for.
+    private async Task GraceOverAsync()
+    {
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, _stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped.
+        }
+        foreach (var id in _running.Keys) Internal.Log.WaitingForJob(Logger, Seconds(_options.ShutdownTimeout), id);
+        await Task.Delay(_options.ShutdownTimeout, Time).ConfigureAwait(false);
+    }
+
     // One loop of the worker: claims a batch, runs its jobs one after another, records each outcome. With Concurrency
     // above 1, several run side by side; they share the worker's name, counters and the set of jobs it holds.
     private async Task LoopAsync()
     {
-        using var thread = new JobThread($"DJWorker {Name}");
+        using var thread = _io.Sync ? null : new JobThread($"DJWorker {Name}");
         var claimed = new Queue<ClaimedJob>();
         var completed = new List<long>(); // succeeded, row not yet deleted
         var deferredSince = 0L;
@@ -161,7 +186,8 @@ public sealed class DJWorker
     // back a job locked under its name: so they claim one at a time, each excluding the jobs the others hold.
     private async Task<IReadOnlyList<ClaimedJob>?> ClaimAsync(List<long> completed)
     {
-        await _claiming.WaitAsync().ConfigureAwait(false);
+        if (_io.Sync) _claiming.Wait();
+        else await _claiming.WaitAsync().ConfigureAwait(false);
         try
         {
             var now = Time.GetUtcNow().UtcDateTime;
@@ -190,7 +216,7 @@ public sealed class DJWorker
     }
 
     // Runs one job and records a failure; a success is left for the caller to record.
-    private async Task<Outcome> RunJobAsync(ClaimedJob job, JobThread thread)
+    private async Task<Outcome> RunJobAsync(ClaimedJob job, JobThread? thread)
     {
         IJob handler;
         try
@@ -209,26 +235,18 @@ public sealed class DJWorker
         activity?.SetTag("djjob.queue", _options.Queue);
         activity?.SetTag("djjob.attempt", job.Attempts + 1);
         var started = Stopwatch.GetTimestamp();
+        _running.TryAdd(job.Id, 0);
         var work = Perform(handler, thread);
         try
         {
-            await work.WaitAsync(_stop.Token).ConfigureAwait(false);
+            await work.ConfigureAwait(false);
         }
         catch (Exception)
         {
-            // Stopped while the job runs, or the job threw: both handled below.
+            // Handled below.
         }
-        if (!work.IsCompleted)
-        {
-            Internal.Log.WaitingForJob(Logger, Seconds(_options.ShutdownTimeout), job.Id);
-            await Task.WhenAny(work, Task.Delay(_options.ShutdownTimeout, Time)).ConfigureAwait(false);
-            if (!work.IsCompleted)
-            {
-                // Its lock is released on the way out, so another worker runs it again: at least once, never lost.
-                Internal.Log.Abandoned(Logger, job.Id);
-                return Outcome.Abandoned;
-            }
-        }
+        _running.TryRemove(job.Id, out _);
+        if (_abandoned) return Outcome.Abandoned; // its lock is already released; another worker may hold it now
 
         Exception? error = null;
         try
@@ -341,7 +359,7 @@ public sealed class DJWorker
     private TimeSpan NextDatabasePause() => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, Volatile.Read(ref _databaseFailures) - 1))));
 
     // Starts the job: an IAsyncJob on the thread pool with the stop token, any other on the loop's own thread.
-    private Task Perform(IJob handler, JobThread thread)
+    private Task Perform(IJob handler, JobThread? thread)
     {
         var token = _stop.Token;
         if (handler is IAsyncJob asyncJob)
@@ -356,11 +374,21 @@ public sealed class DJWorker
                 ThrowOnOutput(await ConsoleCapture.RunAsync(() => asyncJob.PerformAsync(token)).ConfigureAwait(false));
             }, CancellationToken.None);
         }
-        return thread.Run(() =>
+        void Run()
         {
             if (!_options.FailOnOutput) handler.Perform();
             else ThrowOnOutput(ConsoleCapture.Run(handler.Perform));
-        });
+        }
+        if (thread is not null) return thread.Run(Run);
+        try
+        {
+            Run(); // on the loop's own thread
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
     }
 
     private static void ThrowOnOutput(string output)
@@ -417,14 +445,16 @@ public sealed class DJWorker
         return Time.GetUtcNow().UtcDateTime + (delay < TimeSpan.Zero ? TimeSpan.Zero : delay > century ? century : delay);
     }
 
-    // Waits, or less when the worker is stopped.
+    // Waits, or less when the worker is stopped; under Start(), on the loop's own thread.
     private async Task WaitAsync(TimeSpan delay)
     {
         try
         {
-            await Task.Delay(delay, Time, _stop.Token).ConfigureAwait(false);
+            var wait = Task.Delay(delay, Time, _stop.Token);
+            if (_io.Sync) wait.Wait();
+            else await wait.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || e.InnerException is OperationCanceledException)
         {
             // Stop() or a signal cut the sleep short.
         }
