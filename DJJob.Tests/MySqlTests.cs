@@ -10,6 +10,35 @@ namespace DJJobNet.Tests;
 [TestFixture("fastest")]
 public sealed class MySqlTests(string settings) : StoreTest("mysql", settings)
 {
+    [TestCase("8.0.36", true)]
+    [TestCase("8.0.0", false)]
+    [TestCase("5.7.44-log", false)]
+    [TestCase("10.11.6-MariaDB-0+deb12u1", true)]
+    [TestCase("5.5.5-10.6.1-MariaDB", true)]
+    [TestCase("10.5.23-MariaDB", false)]
+    public void SkipLocked_IsUsedOnlyWhereTheServerHasIt(string version, bool expected) =>
+        Assert.That(MySqlJobStore.HasSkipLocked(version), Is.EqualTo(expected));
+
+    [Test]
+    public void WithoutSkipLocked_FourWorkersInBatches_StillRunEachJobExactlyOnce()
+    {
+        var jobs = Enumerable.Range(0, 2000).Select(_ => new CountingJob()).ToList();
+        Context.BulkEnqueue(jobs, "default", null);
+
+        // Four workers, each on a store that takes the fallback claim (a conditional UPDATE, as PHP DJJob does).
+        var workers = Enumerable.Range(0, 4).Select(i =>
+        {
+            var store = (MySqlJobStore)NewStore(Table);
+            store.SkipLocked = false;
+            var options = new DJWorkerOptions { Sleep = TimeSpan.Zero, ExitWhenEmpty = true, HandleSignals = false, BatchSize = 20, TimeProvider = Clock };
+            return new DJWorker(options, new DJContext(store, new DJLogger(TextWriter.Null, Clock), Clock), $"fallback-{i}");
+        }).ToList();
+        Assert.That(Task.WaitAll([.. workers.Select(w => Task.Run(w.Start))], TimeSpan.FromMinutes(2)), Is.True);
+
+        Assert.That(jobs.Select(j => CountingJob.RunsOf(j.Key)), Is.All.EqualTo(1));
+        Assert.That(Store.Status("default").Total, Is.Zero);
+    }
+
     [Test]
     public void Install_AddsTheClaimIndex_ToATableMadeFromTheSeedReadme()
     {

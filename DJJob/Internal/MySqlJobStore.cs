@@ -145,10 +145,12 @@ internal sealed class MySqlJobStore(MySqlDataSource dataSource, string table, in
             {
                 // Without SKIP LOCKED: read candidates without locking, lock those still runnable (a row another worker
                 // took meanwhile no longer matches once its claim commits), and read back the rows that are now ours.
-                var ids = await io.Query<long>(c, $"{delete}SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
-                    parameters, tx).ConfigureAwait(false);
-                if (ids.Count > 0)
+                // Candidates that other workers all took first are not "nothing to do": read again, a few times.
+                for (var tries = 0; tries < 5 && jobs.Count == 0; tries++)
                 {
+                    var ids = await io.Query<long>(c, $"{(tries == 0 ? delete : "")}SELECT id FROM `{Table}` WHERE {RunnableWhere(request)} ORDER BY run_at, id LIMIT {request.Limit}",
+                        parameters, tx).ConfigureAwait(false);
+                    if (ids.Count == 0) break;
                     parameters.Add("ids", ids);
                     var locked = await io.Execute(c, $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids AND {RunnableWhere(request)}",
                         parameters, tx).ConfigureAwait(false);
