@@ -15,7 +15,9 @@ public sealed class DJWorker
     private readonly DJWorkerOptions _options;
     private readonly DJContext _context;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<long, byte> _held = new(); // claimed and not yet recorded: never claimed again meanwhile
+    // Claimed and not yet recorded (running, waiting in a batch, succeeded but not yet deleted, or not recorded for a
+    // database error): never claimed again meanwhile, and released by id when the worker ends.
+    private readonly ConcurrentDictionary<long, byte> _held = new();
     private readonly SemaphoreSlim _claiming = new(1, 1); // one claim at a time, so each sees the jobs the others hold
     private int _databaseFailures; // in a row, for the pause before the next try
     private int _count, _jobCount;
@@ -159,11 +161,7 @@ public sealed class DJWorker
                 Interlocked.Increment(ref _jobCount);
                 var outcome = await RunJobAsync(next, thread).ConfigureAwait(false);
                 if (outcome == Outcome.Abandoned) break;
-                if (outcome == Outcome.Recorded)
-                {
-                    _held.TryRemove(next.Id, out _);
-                    continue;
-                }
+                if (outcome == Outcome.Recorded) continue;
                 // A success is deleted with the next claim when that comes right away; otherwise now.
                 if (completed.Count == 0) deferredSince = Stopwatch.GetTimestamp();
                 completed.Add(next.Id);
@@ -179,7 +177,6 @@ public sealed class DJWorker
         }
         if (completed.Count > 0 && await RecordAsync("recording the outcome of the last jobs", () => Store.CompleteAsync(_io, completed)).ConfigureAwait(false))
             Completed(completed);
-        foreach (var job in claimed) _held.TryRemove(job.Id, out _); // released with the worker's other locks
     }
 
     // Deletes the completed jobs and claims the next batch. The loops of one worker share its name, and a worker may take
@@ -272,7 +269,8 @@ public sealed class DJWorker
             case OperationCanceledException when _stop.IsCancellationRequested:
                 // The job heard the stop and gave up: it did not fail, and runs again later.
                 Internal.Log.CanceledByStop(Logger, job.Id);
-                await RecordAsync($"releasing job::{job.Id}", () => Store.ReleaseAsync(_io, job.Id, Name)).ConfigureAwait(false);
+                if (await RecordAsync($"releasing job::{job.Id}", () => Store.ReleaseAsync(_io, [job.Id], Name)).ConfigureAwait(false))
+                    _held.TryRemove(job.Id, out _);
                 break;
             case DJRetryException retry:
                 var attempts = job.Attempts + 1;
@@ -302,8 +300,9 @@ public sealed class DJWorker
     private async Task RecordAttemptAsync(ClaimedJob job, int attempts, DateTime? runAt, DateTime? failedAt, string error)
     {
         var doing = $"recording the outcome of job::{job.Id}";
-        if (!await RecordAsync(doing, () => Store.RecordAttemptAsync(_io, job.Id, Name, attempts, runAt, failedAt, error)).ConfigureAwait(false))
-            await RecordAsync(doing, () => Store.RecordAttemptAsync(_io, job.Id, Name, attempts, runAt, failedAt, Ascii(error))).ConfigureAwait(false);
+        if (await RecordAsync(doing, () => Store.RecordAttemptAsync(_io, job.Id, Name, attempts, runAt, failedAt, error)).ConfigureAwait(false)
+            || await RecordAsync(doing, () => Store.RecordAttemptAsync(_io, job.Id, Name, attempts, runAt, failedAt, Ascii(error))).ConfigureAwait(false))
+            _held.TryRemove(job.Id, out _); // its lock is released; one not recorded is released when the worker ends
     }
 
     private static string Ascii(string text) =>
@@ -464,7 +463,8 @@ public sealed class DJWorker
     {
         try
         {
-            var released = await Store.ReleaseLocksAsync(_io, Name).ConfigureAwait(false);
+            // The jobs this worker may still hold, by id: a statement on the primary key, not a scan for the name.
+            var released = await Store.ReleaseAsync(_io, [.. _held.Keys], Name).ConfigureAwait(false);
             if (released > 0) Internal.Log.LocksReleased(Logger, released, Name);
         }
         catch (Exception e)

@@ -250,9 +250,17 @@ internal abstract class JobStore(string table, int retries)
             """,
             new { id, worker, attempts, runAt, failedAt, error = Truncate(error) }));
 
-    /// <summary>Releases one job that did not run to the end (the worker stopped), without counting an attempt.</summary>
-    public Task<int> ReleaseAsync(Io io, long id, string worker) =>
-        RunAsync(io, c => io.Execute(c, $"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE id = @id AND locked_by = @worker", new { id, worker }));
+    /// <summary>
+    /// Releases the jobs <paramref name="ids"/> that <paramref name="worker"/> still holds, without counting an attempt
+    /// (they did not run, or not to the end); returns how many.
+    /// </summary>
+    public async Task<int> ReleaseAsync(Io io, IReadOnlyList<long> ids, string worker)
+    {
+        var released = 0;
+        foreach (var chunk in ids.Chunk(1000))
+            released += await RunAsync(io, c => io.Execute(c, $"UPDATE `{Table}` SET locked_at = NULL, locked_by = NULL WHERE id IN @chunk AND locked_by = @worker", new { chunk, worker })).ConfigureAwait(false);
+        return released;
+    }
 
     /// <summary>Clears every lock held under exactly <paramref name="worker"/>; returns how many.</summary>
     public Task<int> ReleaseLocksAsync(Io io, string worker) =>
