@@ -26,4 +26,20 @@ public sealed class SqliteTests() : StoreTest("sqlite")
             """).Select(row => (string)row.detail));
         Assert.That(plan, Does.Contain($"INDEX {Table}_claim"));
     }
+
+    [Test]
+    public void AHandlerStoredAsABlob_IsABadHandler_AndTheWorkerGoesOn()
+    {
+        // SQLite lets any column hold any type; a row edited by hand may hold bytes that are not even UTF-8.
+        var blob = Enqueue(new CountingJob(), runAt: Now.AddSeconds(-10));
+        var next = new CountingJob();
+        var nextId = Enqueue(next);
+        Execute("UPDATE `{table}` SET handler = X'FFFE00' WHERE id = @blob", new { blob });
+
+        Worker(count: 2).Start();
+
+        Assert.That(Scalar<string>("SELECT error FROM `{table}` WHERE id = @blob", new { blob }), Does.StartWith($"[JOB] bad handler for job::{blob}:"));
+        Assert.That(Row(nextId), Is.Null, "the next job ran");
+        Assert.That(CountingJob.RunsOf(next.Key), Is.EqualTo(1));
+    }
 }

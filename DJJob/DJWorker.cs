@@ -90,6 +90,8 @@ public sealed class DJWorker
     /// <summary>Asks the loop to stop after the jobs that are running now, and cancels their token; <see cref="Start"/> then returns.</summary>
     public void Stop()
     {
+        if (!_stop.IsCancellationRequested)
+            foreach (var id in _running.Keys) Internal.Log.WaitingForJob(Logger, Seconds(_options.ShutdownTimeout), id);
         try
         {
             _stop.Cancel();
@@ -102,7 +104,7 @@ public sealed class DJWorker
 
     private enum Outcome { Succeeded, Recorded, Abandoned }
 
-    // Completes ShutdownTimeout after a stop, having said which jobs it waits for.
+    // Completes ShutdownTimeout after a stop (Stop() says which jobs it waits for).
     private async Task GraceOverAsync()
     {
         try
@@ -113,7 +115,6 @@ public sealed class DJWorker
         {
             // Stopped.
         }
-        foreach (var id in _running.Keys) Internal.Log.WaitingForJob(Logger, Seconds(_options.ShutdownTimeout), id);
         await Task.Delay(_options.ShutdownTimeout, Time).ConfigureAwait(false);
     }
 
@@ -342,7 +343,7 @@ public sealed class DJWorker
             Interlocked.Exchange(ref _databaseFailures, 0);
             return result;
         }
-        catch (Exception e) when (e is DJException or System.Data.Common.DbException)
+        catch (Exception e) when (e is DJException or System.Data.Common.DbException or System.Data.DataException)
         {
             DatabaseError(doing, e);
             return null;

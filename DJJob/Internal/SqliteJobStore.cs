@@ -79,9 +79,11 @@ internal sealed class SqliteJobStore : JobStore
             if (ids.Count > 0)
             {
                 var claimed = (await io.Query<ClaimedJob>(c,
-                    $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids RETURNING id AS Id, handler AS Handler, attempts AS Attempts",
+                    $"UPDATE `{Table}` SET locked_at = @Now, locked_by = @Worker WHERE id IN @ids RETURNING id AS Id, CAST(handler AS TEXT) AS Handler, attempts AS Attempts",
                     new { request.Now, request.Worker, ids }, tx).ConfigureAwait(false)).ToDictionary(j => j.Id);
                 jobs = [.. ids.Select(id => claimed[id])]; // due order
+                // A value of another storage class (a BLOB written by hand, say) comes back as text, and then fails as a bad
+                // handler like any other unreadable row: kept as failed with its error, never stopping the worker.
             }
             await io.Commit(tx).ConfigureAwait(false);
             return jobs;
