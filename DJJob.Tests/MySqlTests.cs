@@ -83,12 +83,8 @@ public sealed class MySqlTests(string settings) : StoreTest("mysql", settings)
         var reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
         Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(10), string.Join(", ", reads));
 
-        // A batch of 100 reads about 100 rows, not the 200,000 failed ones.
-        connection.Execute("FLUSH STATUS");
-        connection.Query($"SELECT id FROM `{Table}` WHERE queue = 'default' AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @now) AND attempts < 5 AND (locked_at IS NULL OR locked_by = 'v' OR locked_at < @expiry) ORDER BY run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED",
-            new { now = Now, expiry = Now.AddHours(-4) }).AsList();
-        reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
-        Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(300), string.Join(", ", reads));
+        // A batch of 100 reads about 100 rows, not the failed ones.
+        AssertABatchClaimReadsFewRows(connection);
     }
 
     [Test]
@@ -368,11 +364,17 @@ public sealed class MySqlTests(string settings) : StoreTest("mysql", settings)
         var reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
         Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(10), string.Join(", ", reads));
 
-        // A batch of 100 reads about 100 rows, not the 200,000 failed ones.
+        // A batch of 100 reads about 100 rows, not the failed ones.
+        AssertABatchClaimReadsFewRows(connection);
+    }
+
+    // A claim of 100 as the worker makes it, read through our own session's handler counters: about 100 index rows.
+    private void AssertABatchClaimReadsFewRows(System.Data.Common.DbConnection connection)
+    {
         connection.Execute("FLUSH STATUS");
         connection.Query($"SELECT id FROM `{Table}` WHERE queue = 'default' AND failed_at IS NULL AND (run_at IS NULL OR run_at <= @now) AND attempts < 5 AND (locked_at IS NULL OR locked_by = 'v' OR locked_at < @expiry) ORDER BY run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED",
             new { now = Now, expiry = Now.AddHours(-4) }).AsList();
-        reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
+        var reads = connection.Query<(string Name, long Value)>("SHOW SESSION STATUS LIKE 'Handler_read%'").ToDictionary(r => r.Name, r => r.Value);
         Assert.That(reads["Handler_read_next"] + reads["Handler_read_rnd_next"], Is.LessThan(300), string.Join(", ", reads));
     }
 
